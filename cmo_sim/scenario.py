@@ -1,0 +1,430 @@
+"""Scenarios: the context of one partnership, validated on load.
+
+A scenario holds the partnership-level contexts, 2 to 16 member organisations with their own
+attributes, and an optional timeline of context changes. The six entry points of the review's
+Table 2 are presets: naming one fills in defaults that the file may override.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from cmo_sim._errors import ScenarioError, closest
+
+__all__ = [
+    "ENTRY_POINTS",
+    "ENTRY_POINT_PRESETS",
+    "MAX_MEMBERS",
+    "MEMBER_FIELDS",
+    "PARTNERSHIP_FIELDS",
+    "Member",
+    "Scenario",
+    "TimelineEvent",
+    "field_bounds",
+    "load_scenario",
+]
+
+MAX_MEMBERS = 16
+
+EntryPoint = Literal[
+    "funding_pressure",
+    "existing_interdependence",
+    "competitive_threat",
+    "market_opportunity",
+    "policy_directive",
+    "innovation",
+]
+ENTRY_POINTS: tuple[str, ...] = get_args(EntryPoint)
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
+
+
+def _unit(default: float, description: str) -> Any:
+    return Field(default=default, ge=0.0, le=1.0, description=description)
+
+
+def _signed(default: float, description: str) -> Any:
+    return Field(default=default, ge=-1.0, le=1.0, description=description)
+
+
+class Member(BaseModel):
+    """One member organisation of a partnership."""
+
+    model_config = _FROZEN
+
+    name: str = Field(default="", max_length=80, description="Display name.")
+    size: float = Field(
+        default=1000.0, ge=1.0, le=1e7, description="Staff head-count (1 .. 10 million)."
+    )
+    resources: float = _unit(0.5, "Capacity to give the partnership (seed 002: resourcing).")
+    flexibility: float = _unit(0.5, "Organisational flexibility (review: Flexibility).")
+    workforce_stability: float = _unit(0.5, "0 high churn .. 1 stable workforce.")
+    staff_involvement: float = _unit(0.5, "Involvement of staff in partnership decisions.")
+    culture: float = _unit(0.5, "Cultural position; distance between members is conflict-prone.")
+
+
+class TimelineEvent(BaseModel):
+    """A scheduled change of contexts that takes effect at the start of ``step``."""
+
+    model_config = _FROZEN
+
+    step: int = Field(ge=0, description="Month (step index) at which the change takes effect.")
+    changes: dict[str, Any] = Field(
+        min_length=1,
+        description="Context name -> new value; member attributes as 'members[i].field'.",
+    )
+    note: str = Field(default="", max_length=300)
+
+
+class Scenario(BaseModel):
+    """The context of one partnership: what the realist review calls C.
+
+    All continuous contexts lie in [0, 1] with 0.5 typical, except ``history`` and
+    ``ambition_bias`` which lie in [-1, 1] with 0 neutral.
+    """
+
+    model_config = _FROZEN
+
+    name: str = Field(default="scenario", min_length=1, max_length=120)
+    description: str = Field(default="", max_length=2000)
+    entry_point: EntryPoint | None = Field(
+        default=None, description="Review Table 2 entry point; a preset of defaults."
+    )
+    mandated: bool = Field(default=False, description="Partnering imposed by a policy directive.")
+    lead: int = Field(default=0, ge=0, description="Index of the lead (hierarchically senior) member.")
+    history: float = _signed(0.0, "Prior collaboration: -1 failed .. 0 none .. 1 successful.")
+    threat: float = _unit(0.0, "Partnering out of fear of competitors or markets (0 none).")
+    formalisation: float = _unit(0.5, "Legal agreements and formal contracts.")
+    shared_vision: float = _unit(0.5, "Congruence of aims and vision.")
+    accountability: float = _unit(0.5, "Governance, accountability and conflict preparedness.")
+    conflict_resolution: float = _unit(0.5, "0 destructive (domination) .. 1 constructive.")
+    leadership: float = _unit(0.5, "0 combative .. 1 collaborative and inclusive.")
+    proximity: float = _unit(0.5, "Geographical proximity of the partners.")
+    interoperability: float = _unit(0.5, "Interoperable information systems.")
+    information_exchange: float = _unit(0.5, "Information exchanged as required.")
+    communication: float = _unit(0.5, "Appropriate interpersonal communication strategies.")
+    stakeholder_involvement: float = _unit(0.5, "Involvement of stakeholders.")
+    authenticity: float = _unit(0.5, "Real need behind the partnership (0 done for show).")
+    ambition_bias: float = _signed(0.0, "Aims set below (-1) or above (+1) what trust supports.")
+    problem_simplicity: float = _unit(0.5, "Simplicity of the problem the partnership solves.")
+    regulation: float = _unit(0.5, "Favourability of the regulatory environment.")
+    resource_equality: float = _unit(0.5, "Fair sharing of gains (0 kept by one partner).")
+    pace: float = _unit(0.5, "Pace of development: 0 slow .. 1 brisk.")
+    evaluation: float = _unit(0.5, "Ongoing evaluation.")
+    role_clarity: float = _unit(0.5, "Clarity of roles.")
+    absent_actors: float = _unit(0.1, "Share of key actors missing from the table.")
+    exit_handling: float = _unit(0.5, "How a leaving member exits: 0 improper .. 1 proper.")
+    members: tuple[Member, ...] = Field(min_length=2, max_length=MAX_MEMBERS)
+    timeline: tuple[TimelineEvent, ...] = Field(default=())
+
+    @field_validator("members", "timeline", mode="before")
+    @classmethod
+    def _list_to_tuple(cls, value: Any) -> Any:
+        return tuple(value) if isinstance(value, list) else value
+
+    @model_validator(mode="after")
+    def _check_cross_fields(self) -> Scenario:
+        n = len(self.members)
+        if self.lead >= n:
+            raise ValueError(f"lead: {self.lead} is not a member index (allowed: 0 .. {n - 1})")
+        previous = -1
+        for k, event in enumerate(self.timeline):
+            if event.step <= previous:
+                raise ValueError(
+                    f"timeline[{k}].step: {event.step} is not after the previous event's step "
+                    f"{previous} (steps must be strictly increasing)"
+                )
+            previous = event.step
+            for key, value in event.changes.items():
+                _check_change(f"timeline[{k}].changes.{key}", key, value, n)
+        return self
+
+    # -- convenience -------------------------------------------------------------------------
+    @property
+    def n_members(self) -> int:
+        """Number of member organisations."""
+        return len(self.members)
+
+    def with_context(self, **changes: Any) -> Scenario:
+        """Return a copy with partnership contexts (or ``members[i].field`` paths) changed."""
+        return self.with_values(changes)
+
+    def with_values(self, changes: Mapping[str, Any]) -> Scenario:
+        """Return a validated copy with values set at field paths like ``members[1].size``."""
+        data = self.model_dump(mode="python")
+        data["members"] = [dict(m) for m in data["members"]]
+        for path, value in changes.items():
+            _check_change(path, path, value, len(data["members"]), allow_structure=True)
+            member = _MEMBER_PATH.fullmatch(path)
+            if member:
+                data["members"][int(member.group(1))][member.group(2)] = value
+            else:
+                data[path] = value
+        return _validate(data, source=f"{self.name} (changed)")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain mapping that :func:`load_scenario` accepts and that gives an equal scenario."""
+        data = self.model_dump(mode="json")
+        data["members"] = list(data["members"])
+        data["timeline"] = [
+            {k: v for k, v in ev.items() if not (k == "note" and v == "")}
+            for ev in data["timeline"]
+        ]
+        if not data["timeline"]:
+            del data["timeline"]
+        return data
+
+    def to_yaml(self) -> str:
+        """YAML text that :func:`load_scenario` reads back into an equal scenario."""
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+PARTNERSHIP_FIELDS: tuple[str, ...] = tuple(
+    name
+    for name in Scenario.model_fields
+    if name not in {"name", "description", "entry_point", "members", "timeline", "lead"}
+)
+MEMBER_FIELDS: tuple[str, ...] = tuple(n for n in Member.model_fields if n != "name")
+_MEMBER_PATH = re.compile(r"members\[(\d+)\]\.(\w+)")
+
+
+def field_bounds(path: str) -> tuple[float, float] | None:
+    """Allowed (low, high) of a numeric context or member attribute, or None for a bool."""
+    member = _MEMBER_PATH.fullmatch(path)
+    field = Member.model_fields.get(member.group(2)) if member else Scenario.model_fields.get(path)
+    if field is None:
+        raise KeyError(path)
+    if field.annotation is bool:
+        return None
+    low = high = None
+    for meta in field.metadata:
+        low = getattr(meta, "ge", low) if getattr(meta, "ge", None) is not None else low
+        high = getattr(meta, "le", high) if getattr(meta, "le", None) is not None else high
+    return (float(low), float(high)) if low is not None and high is not None else None
+
+
+def _check_change(where: str, key: str, value: Any, n_members: int, *, allow_structure=False):
+    """Validate one ``key: value`` of a timeline change (or a ``with_values`` path)."""
+    member = _MEMBER_PATH.fullmatch(key)
+    if member:
+        index, attr = int(member.group(1)), member.group(2)
+        if index >= n_members:
+            raise ValueError(f"{where}: member index {index} out of range (0 .. {n_members - 1})")
+        if attr not in MEMBER_FIELDS and not (allow_structure and attr == "name"):
+            raise ValueError(
+                f"{where}: unknown member attribute '{attr}'{closest(attr, MEMBER_FIELDS)} "
+                f"(allowed: {', '.join(MEMBER_FIELDS)})"
+            )
+        path = key
+    else:
+        allowed = PARTNERSHIP_FIELDS + (
+            ("name", "description", "entry_point", "lead") if allow_structure else ()
+        )
+        if key not in allowed:
+            raise ValueError(
+                f"{where}: unknown context '{key}'{closest(key, allowed)} "
+                f"(allowed: {', '.join(PARTNERSHIP_FIELDS)}, or members[i].<attribute>)"
+            )
+        path = key
+        if key in ("name", "description", "entry_point", "lead"):
+            return
+    bounds = field_bounds(path)
+    if bounds is None:
+        if not isinstance(value, bool):
+            raise ValueError(f"{where}: {value!r} is not a boolean (allowed: true or false)")
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{where}: {value!r} is not a number (allowed: {bounds[0]} .. {bounds[1]})")
+    if not math.isfinite(value) or not bounds[0] <= value <= bounds[1]:
+        raise ValueError(f"{where}: {value!r} is out of range (allowed: {bounds[0]} .. {bounds[1]})")
+
+
+# -- entry-point presets (review Table 2 and its "Point of entry" prose) ------------------------
+ENTRY_POINT_PRESETS: dict[str, dict[str, Any]] = {
+    # Partnering to avoid a financial or resource shortfall: stretched resources, brisk pace.
+    "funding_pressure": {"pace": 0.6, "threat": 0.2, "members": {"resources": 0.4}},
+    # A natural evolution of existing arrangements: a positive relationship already exists.
+    "existing_interdependence": {"history": 0.5, "shared_vision": 0.6, "formalisation": 0.6},
+    # Partnering out of fear of losing position: lower initial trust.
+    "competitive_threat": {"threat": 0.7, "history": -0.1},
+    # Partnering to secure an advantage: a clear shared aim, some ambition.
+    "market_opportunity": {"shared_vision": 0.6, "ambition_bias": 0.1},
+    # Mandated partnering (buddying, forced merger): power imbalance and low initial trust.
+    "policy_directive": {"mandated": True, "authenticity": 0.4, "stakeholder_involvement": 0.4},
+    # A goal the organisations cannot reach alone: authentic, visionary, hard problem.
+    "innovation": {
+        "authenticity": 0.7,
+        "shared_vision": 0.65,
+        "ambition_bias": 0.15,
+        "problem_simplicity": 0.35,
+    },
+}
+
+
+def _apply_preset(data: dict[str, Any]) -> dict[str, Any]:
+    entry = data.get("entry_point")
+    if entry is None or not isinstance(entry, str) or entry not in ENTRY_POINT_PRESETS:
+        return data  # validation reports an unknown entry point with the allowed values
+    preset = dict(ENTRY_POINT_PRESETS[entry])
+    member_defaults = preset.pop("members", {})
+    merged = {**preset, **data}
+    members = data.get("members")
+    if member_defaults and isinstance(members, list | tuple):
+        merged["members"] = [
+            {**member_defaults, **m} if isinstance(m, Mapping) else m for m in members
+        ]
+    return merged
+
+
+# -- loading -------------------------------------------------------------------------------------
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif str(part).startswith(("function-", "tagged-union", "literal[")):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _allowed_for(loc: tuple[Any, ...]) -> tuple[str, ...]:
+    if len(loc) >= 3 and loc[0] == "members":
+        return tuple(Member.model_fields)
+    if len(loc) >= 3 and loc[0] == "timeline":
+        return tuple(TimelineEvent.model_fields)
+    return tuple(Scenario.model_fields)
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = tuple(error.get("loc", ()))
+    path = _format_loc(loc)
+    kind = error.get("type", "")
+    value = error.get("input")
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        allowed = _allowed_for(loc)
+        return f"{path}: unknown key '{key}'{closest(key, allowed)} (allowed: {', '.join(allowed)})"
+    if kind == "missing":
+        return f"{path}: required field is missing"
+    if kind == "value_error":
+        return str(error.get("msg", "")).removeprefix("Value error, ")
+    ctx = error.get("ctx") or {}
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        field = _field_for(loc)
+        bounds = _bounds_text(field)
+        return f"{path}: {value!r} is out of range (allowed: {bounds})"
+    if kind == "finite_number":
+        return f"{path}: {value!r} is not a finite number (NaN and infinity are not allowed)"
+    if kind == "literal_error":
+        allowed = ctx.get("expected", "")
+        hint = closest(value, ENTRY_POINTS) if isinstance(value, str) else ""
+        return f"{path}: {value!r} is not allowed{hint} (allowed: {allowed})"
+    if kind in ("too_short", "too_long") and loc and loc[0] == "members" and len(loc) == 1:
+        n = len(value) if hasattr(value, "__len__") else value
+        return f"members: {n} members given (allowed: 2 .. {MAX_MEMBERS})"
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        hint = ""
+        if isinstance(value, str):
+            try:
+                float(value)
+                hint = "; write numbers unquoted (YAML reads 1e5 as text: write 1.0e5)"
+            except ValueError:
+                pass
+        return f"{path}: {value!r} has the wrong type ({error.get('msg', '')}){hint}"
+    return f"{path}: {error.get('msg', 'invalid value')} (got {value!r})"
+
+
+def _is_spurious_length(error: dict[str, Any]) -> bool:
+    # pydantic counts only the valid items of a tuple; a members list of the right length
+    # with one bad member is reported by that member's own error.
+    value = error.get("input")
+    return (
+        error.get("type") in ("too_short", "too_long")
+        and tuple(error.get("loc", ())) == ("members",)
+        and hasattr(value, "__len__")
+        and 2 <= len(value) <= MAX_MEMBERS
+    )
+
+
+def _field_for(loc: tuple[Any, ...]) -> Any:
+    names = [p for p in loc if isinstance(p, str)]
+    if not names:
+        return None
+    model = {"members": Member, "timeline": TimelineEvent}.get(names[0], Scenario)
+    return model.model_fields.get(names[-1])
+
+
+def _bounds_text(field: Any) -> str:
+    if field is None:
+        return "see the field's description"
+    low = high = None
+    for meta in field.metadata:
+        if getattr(meta, "ge", None) is not None:
+            low = meta.ge
+        if getattr(meta, "le", None) is not None:
+            high = meta.le
+    if high is None:
+        return f"{low} or more"
+    return f"{low} .. {high}"
+
+
+def _validate(data: Any, *, source: str) -> Scenario:
+    if not isinstance(data, Mapping):
+        raise ScenarioError(
+            f"{source}: a scenario must be a mapping of fields, got {type(data).__name__}"
+        )
+    data = {str(k) if not isinstance(k, str) else k: v for k, v in data.items()}
+    try:
+        return Scenario.model_validate(_apply_preset(dict(data)))
+    except ValidationError as exc:
+        errors = [e for e in exc.errors() if not _is_spurious_length(e)]
+        problems = [_describe(e) for e in errors or exc.errors()]
+        more = f" (and {len(problems) - 1} more: " + "; ".join(problems[1:]) + ")" if len(
+            problems
+        ) > 1 else ""
+        raise ScenarioError(f"{source}: {problems[0]}{more}") from None
+    except (TypeError, ValueError) as exc:  # odd inputs pydantic itself cannot describe
+        raise ScenarioError(f"{source}: {exc}") from None
+
+
+def load_scenario(source: str | Path | Mapping[str, Any] | Scenario) -> Scenario:
+    """Load and validate a scenario from a YAML file, a mapping, or return a Scenario as is.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the file, the field path, the value and what is allowed.
+    """
+    if isinstance(source, Scenario):
+        return source
+    if isinstance(source, Mapping):
+        return _validate(source, source="scenario")
+    if not isinstance(source, str | Path):
+        raise ScenarioError(
+            f"a scenario is a path, a mapping or a Scenario, not {type(source).__name__}"
+        )
+    path = Path(source)
+    if not path.is_file():
+        raise ScenarioError(f"{path}: no such scenario file")
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: cannot read the file ({exc})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ScenarioError(f"{path}: not valid YAML{where}: {problem}") from None
+    if isinstance(data, Mapping) and "name" not in data:
+        data = {"name": path.stem, **data}
+    return _validate(data, source=str(path))
