@@ -1,13 +1,25 @@
 """cmo-sim: simulate inter-organisational partnerships from a realist programme theory."""
 
 from cmo_sim._errors import ScenarioError, TheoryError
+from cmo_sim._simulate import simulate
+from cmo_sim.params import Params, compile_params
+from cmo_sim.results import Results, open_results
 from cmo_sim.scenario import Member, Scenario, TimelineEvent, load_scenario
+from cmo_sim.theory import Rule, Theory, load_theory
 
 __all__ = [
     "Member",
+    "Params",
+    "Results",
+    "Rule",
     "Scenario",
     "ScenarioError",
+    "Theory",
     "TheoryError",
     "TimelineEvent",
+    "compile_params",
     "load_scenario",
+    "load_theory",
+    "open_results",
+    "simulate",
 ]

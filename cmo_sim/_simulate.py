@@ -1,0 +1,146 @@
+"""``simulate``: the public entry point over the engines."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from cmo_sim.core.runner import Record, run, validate_record
+from cmo_sim.params import compile_params
+from cmo_sim.results import Results, concat_results, summarise, trajectories_dataset
+from cmo_sim.rng import normalise_seed
+from cmo_sim.scenario import Scenario, load_scenario
+from cmo_sim.theory import Theory, load_theory
+
+__all__ = ["ENGINES", "as_scenarios", "default_chunk_runs", "simulate"]
+
+ENGINES = ("batch",)
+#: Memory the batch engine aims to use per chunk of runs, in bytes.
+CHUNK_MEMORY_BUDGET = 256 * 2**20
+
+
+def as_scenarios(scenarios: Any) -> list[Scenario]:
+    """Normalise one scenario, path, mapping, or a list of them, to a list of Scenario."""
+    if isinstance(scenarios, Scenario | str | os.PathLike | Mapping):
+        scenarios = [scenarios]
+    if not isinstance(scenarios, Sequence) or isinstance(scenarios, str | bytes):
+        raise ValueError(
+            "scenarios: give a Scenario, a path, a mapping, or a list of them "
+            f"(got {type(scenarios).__name__})"
+        )
+    out = [load_scenario(s) for s in scenarios]
+    if not out:
+        raise ValueError("scenarios: the list is empty")
+    names = [s.name for s in out]
+    if len(set(names)) != len(names):  # keep rows distinguishable in the summary
+        out = [
+            s if names.count(s.name) == 1 else s.with_values({"name": f"{s.name}#{k}"})
+            for k, s in enumerate(out)
+        ]
+    return out
+
+
+def default_chunk_runs(n_members: int, steps: int, every: int | None) -> int:
+    """Runs per chunk so that one chunk's arrays stay within the memory budget."""
+    per_run = 8 * (40 * n_members * n_members + 40 * n_members + 60)
+    if every:
+        per_run += 8 * (steps // every + 1) * (4 * n_members + 8)
+    return int(max(256, min(65536, CHUNK_MEMORY_BUDGET // per_run)))
+
+
+def _progress(total: int, enabled: bool | None, desc: str):
+    if enabled is None:
+        enabled = total >= 200_000 and sys.stderr.isatty()
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="run", unit_scale=True, leave=False)
+
+
+def simulate(
+    scenarios: Scenario | str | Path | Mapping | Sequence,
+    *,
+    runs: int = 100,
+    steps: int = 120,
+    seed: Any = 0,
+    theory: Theory | str | Path | None = None,
+    engine: Literal["batch"] = "batch",
+    record: Record = "summary",
+    chunk_runs: int | None = None,
+    progress: bool | None = None,
+) -> Results:
+    """Simulate ``runs`` replicates of each scenario for ``steps`` months.
+
+    Parameters
+    ----------
+    scenarios : Scenario, path, mapping, or a list of them
+    runs : int
+        Replicates per scenario; replicate ``r`` of every scenario shares its random numbers
+        (common random numbers), so scenario differences are estimated with little noise.
+    steps : int
+        Months to simulate (120 is ten years).
+    seed : int, numpy SeedSequence or Generator
+    theory : Theory or path, optional
+        The programme theory; the review's default when omitted.
+    engine : "batch"
+        The vectorised numpy engine.
+    record : "summary", "trajectory" or int k
+        Keep only the per-run summary, every month, or every k months.
+    chunk_runs : int, optional
+        Runs per chunk (default: sized to a memory budget). Results do not depend on it.
+    progress : bool, optional
+        Show a progress bar (default: for large work on a terminal).
+
+    Returns
+    -------
+    Results
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine: {engine!r} is not allowed (allowed: {', '.join(ENGINES)})")
+    for name, value, low in (("runs", runs, 1), ("steps", steps, 1)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+            raise ValueError(f"{name}: {value!r} is not allowed (an int >= {low})")
+    if chunk_runs is not None and (
+        isinstance(chunk_runs, bool) or not isinstance(chunk_runs, int | np.integer)
+        or chunk_runs < 1
+    ):
+        raise ValueError(f"chunk_runs: {chunk_runs!r} is not allowed (an int >= 1)")
+    every = validate_record(record, steps)
+    seed_int = normalise_seed(seed)
+    if theory is None or isinstance(theory, str | os.PathLike):
+        theory = load_theory(theory)
+    elif not isinstance(theory, Theory):
+        raise ValueError(f"theory: {theory!r} is not a Theory or a path to a theory file")
+    scenario_list = as_scenarios(scenarios)
+    params = compile_params(scenario_list, replicates=int(runs), seed=seed_int, theory=theory)
+    chunk = int(chunk_runs or default_chunk_runs(params.n_members, steps, every))
+    bar = _progress(params.n_runs, progress, "simulating")
+    parts = []
+    try:
+        for start in range(0, params.n_runs, chunk):
+            sub = params.take(slice(start, start + chunk))
+            out = run(sub, steps, record)
+            summary = summarise(sub, out, run_offset=start)
+            traj = trajectories_dataset(sub, out, run_offset=start) if every else None
+            parts.append(Results(summary, traj))
+            if bar is not None:
+                bar.update(sub.n_runs)
+    finally:
+        if bar is not None:
+            bar.close()
+    meta = {
+        "engine": engine,
+        "seed": seed_int,
+        "steps": int(steps),
+        "runs_per_scenario": int(runs),
+        "record": record if isinstance(record, str) else int(record),
+        "theory": theory.name,
+        "scenarios": [s.to_dict() for s in scenario_list],
+    }
+    return concat_results(parts, meta)

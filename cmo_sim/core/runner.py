@@ -1,0 +1,113 @@
+"""The time loop and recording, layered over the pure ``init`` / ``step``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from cmo_sim.core.mechanisms import msum
+from cmo_sim.core.state import State
+from cmo_sim.core.step import init, step
+from cmo_sim.params import Params
+
+__all__ = ["RunOutput", "TRAJECTORY_VARIABLES", "record_steps", "run", "validate_record"]
+
+Record = Literal["summary", "trajectory"] | int
+
+#: Trajectory variables: per member ``[runs, steps, members]`` or per run ``[runs, steps]``.
+MEMBER_VARIABLES = ("trust", "faith", "intra_conflict", "active")
+RUN_VARIABLES = (
+    "synergy", "inertia", "ambition", "achievement", "performance", "conflict_events", "vision",
+)
+TRAJECTORY_VARIABLES = MEMBER_VARIABLES + RUN_VARIABLES
+
+
+@dataclass(frozen=True)
+class RunOutput:
+    """Final state, per-run accumulators and (optionally) recorded trajectories of one batch."""
+
+    final: State
+    synergy_mean: np.ndarray
+    steps_recorded: np.ndarray | None
+    trajectories: dict[str, np.ndarray] | None
+
+
+def validate_record(record: Record, steps: int) -> int | None:
+    """Recording interval in steps (None for summary only); ValueError for bad values."""
+    if record == "summary":
+        return None
+    if record == "trajectory":
+        return 1
+    if isinstance(record, bool) or not isinstance(record, int | np.integer):
+        raise ValueError(
+            f"record: {record!r} is not allowed (allowed: 'summary', 'trajectory', or an int k >= 1)"
+        )
+    if record < 1:
+        raise ValueError(f"record: {record} is not allowed (every k steps needs k >= 1)")
+    return int(record)
+
+
+def record_steps(steps: int, every: int) -> np.ndarray:
+    """The recorded step labels: 0 (initial state) and every ``every``-th month up to ``steps``."""
+    return np.array([0] + [t for t in range(1, steps + 1) if t % every == 0], dtype=np.int64)
+
+
+def _snapshot(state: State, present: np.ndarray) -> dict[str, np.ndarray]:
+    """The trajectory variables of a state.
+
+    ``trust`` is the mean trust each member gives to the other original members; rows of
+    members that have left stay as they were when they left (``active`` says who is in).
+    """
+    n = state.trust.shape[1]
+    pw = present.astype(np.float64)
+    partners = np.maximum(msum(pw)[:, None] - 1.0, 1.0)
+    given = msum(state.trust * (pw[:, None, :] * (1.0 - np.eye(n)))) / partners
+    return {
+        "trust": np.where(present, given, np.nan),
+        "faith": np.where(present, state.faith, np.nan),
+        "intra_conflict": np.where(present, state.intra_conflict, np.nan),
+        "active": state.active.copy(),
+        "synergy": state.synergy.copy(),
+        "inertia": 1.0 - state.synergy,
+        "ambition": state.ambition.copy(),
+        "achievement": state.achievement.copy(),
+        "performance": state.performance.copy(),
+        "conflict_events": state.step_conflicts.copy(),
+        "vision": state.vision.copy(),
+    }
+
+
+def run(params: Params, steps: int, record: Record = "summary") -> RunOutput:
+    """Run every run of ``params`` for ``steps`` months, recording as asked."""
+    every = validate_record(record, steps)
+    state = init(params)
+    synergy_sum = np.zeros(params.n_runs)
+    alive_steps = np.zeros(params.n_runs)
+    recorded = record_steps(steps, every) if every else None
+    buffers: dict[str, np.ndarray] | None = None
+    if recorded is not None:
+        first = _snapshot(state, params.present)
+        buffers = {
+            k: np.empty((params.n_runs, recorded.size) + v.shape[1:], dtype=v.dtype)
+            for k, v in first.items()
+        }
+        for k, v in first.items():
+            buffers[k][:, 0] = v
+    slot = 1
+    for t in range(steps):
+        alive = ~state.dissolved
+        state = step(state, params, t)
+        synergy_sum += np.where(alive, state.synergy, 0.0)
+        alive_steps += alive
+        if buffers is not None and slot < recorded.size and recorded[slot] == t + 1:
+            for k, v in _snapshot(state, params.present).items():
+                buffers[k][:, slot] = v
+            slot += 1
+    return RunOutput(
+        final=state,
+        synergy_mean=synergy_sum / np.maximum(alive_steps, 1.0),
+        steps_recorded=recorded,
+        trajectories=buffers,
+    )

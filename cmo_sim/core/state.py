@@ -1,0 +1,93 @@
+"""The State of a batch of partnerships: a frozen struct of arrays with a leading run axis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+__all__ = ["CAUSE_FAITH", "CAUSE_NAMES", "CAUSE_NONE", "CAUSE_TRUST", "COUNTERS", "State"]
+
+CAUSE_NONE, CAUSE_TRUST, CAUSE_FAITH = 0, 1, 2
+#: Dissolution / exit cause codes: trust collapse is of inter-organisational origin, faith
+#: collapse of intra-organisational origin (review, Discussion).
+CAUSE_NAMES = ("none", "trust", "faith")
+#: Cumulative event counters kept per run.
+COUNTERS = (
+    "conflicts",
+    "constructive",
+    "destructive",
+    "successes",
+    "failures",
+    "dominations",
+    "exits",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """State of every run after a step.
+
+    Attributes
+    ----------
+    trust: ``[runs, members, members]`` float, ``trust[r, i, j]`` is i's trust in j (diagonal 0).
+    faith: ``[runs, members]`` float, each member's faith in the collaboration.
+    intra_conflict: ``[runs, members]`` float, conflict inside each member.
+    culture: ``[runs, members]`` float, cultural positions (converge under inclusive leadership).
+    vision: ``[runs]`` float, shared vision.
+    synergy: ``[runs]`` float; inertia is ``1 - synergy``.
+    ambition: ``[runs]`` float, the aim level agreed this step.
+    achievement: ``[runs]`` float, value achieved this step (ambition if the task succeeded).
+    performance: ``[runs]`` float, cumulative achievement discounted by inertia.
+    exit_shock: ``[runs]`` float, decaying conflict pressure after an improper exit.
+    success: ``[runs]`` bool, the task attempted this step succeeded.
+    step_conflicts: ``[runs]`` int, conflicts that broke out this step.
+    active: ``[runs, members]`` bool, members still in the partnership.
+    exit_step: ``[runs, members]`` int, step a member left (-1 never).
+    exit_cause: ``[runs, members]`` int8, CAUSE_* code of each member's exit.
+    dissolved: ``[runs]`` bool, absorbing.
+    dissolved_at: ``[runs]`` int, step of dissolution (-1 never).
+    cause: ``[runs]`` int8, CAUSE_* code of the dissolution.
+    conflicts, constructive, destructive, successes, failures, dominations, exits:
+        ``[runs]`` int64 cumulative event counters.
+    """
+
+    trust: np.ndarray
+    faith: np.ndarray
+    intra_conflict: np.ndarray
+    culture: np.ndarray
+    vision: np.ndarray
+    synergy: np.ndarray
+    ambition: np.ndarray
+    achievement: np.ndarray
+    performance: np.ndarray
+    exit_shock: np.ndarray
+    success: np.ndarray
+    step_conflicts: np.ndarray
+    active: np.ndarray
+    exit_step: np.ndarray
+    exit_cause: np.ndarray
+    dissolved: np.ndarray
+    dissolved_at: np.ndarray
+    cause: np.ndarray
+    conflicts: np.ndarray
+    constructive: np.ndarray
+    destructive: np.ndarray
+    successes: np.ndarray
+    failures: np.ndarray
+    dominations: np.ndarray
+    exits: np.ndarray
+
+    @property
+    def n_runs(self) -> int:
+        """Number of runs."""
+        return int(self.synergy.shape[0])
+
+    @property
+    def inertia(self) -> np.ndarray:
+        """``[runs]`` collaborative inertia, ``1 - synergy``."""
+        return 1.0 - self.synergy
+
+    def take(self, index: np.ndarray | slice) -> State:
+        """The state of a subset of runs."""
+        return State(**{f.name: getattr(self, f.name)[index] for f in fields(self)})

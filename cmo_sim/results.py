@@ -1,0 +1,242 @@
+"""Results of a simulation: a tidy per-run summary and, when recorded, labelled trajectories."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from cmo_sim.core.mechanisms import msum
+from cmo_sim.core.runner import MEMBER_VARIABLES, RunOutput
+from cmo_sim.core.state import CAUSE_NAMES, COUNTERS
+from cmo_sim.params import Params
+
+__all__ = ["SUMMARY_COLUMNS", "Results", "open_results"]
+
+#: Columns of ``Results.summary`` in order.
+SUMMARY_COLUMNS = (
+    "run", "scenario", "replicate", "n_members", "dissolved", "dissolved_at", "cause",
+    "performance", "synergy_mean", "synergy_final", "trust_final", "faith_final",
+    "members_final", *COUNTERS,
+)
+
+
+def summarise(params: Params, output: RunOutput, run_offset: int = 0) -> pd.DataFrame:
+    """The per-run summary table of one batch."""
+    final = output.final
+    n = params.n_members
+    # Members in place at the end; for dissolved runs, those in place just before dissolution.
+    at_end = final.active | (
+        final.dissolved[:, None] & (final.exit_step == final.dissolved_at[:, None])
+    )
+    w = at_end.astype(np.float64)
+    pair_w = w[:, :, None] * w[:, None, :] * (1.0 - np.eye(n))
+    pairs = msum(msum(pair_w))
+    trust_final = msum(msum(final.trust * pair_w)) / np.maximum(pairs, 1.0)
+    faith_final = msum(final.faith * w) / np.maximum(msum(w), 1.0)
+    names = np.array(params.scenario_names, dtype=object)
+    frame = pd.DataFrame(
+        {
+            "run": np.arange(params.n_runs, dtype=np.int64) + run_offset,
+            "scenario": names[params.scenario],
+            "replicate": params.replicate,
+            "n_members": params.present.sum(axis=1).astype(np.int64),
+            "dissolved": final.dissolved,
+            "dissolved_at": final.dissolved_at,
+            "cause": np.array(CAUSE_NAMES, dtype=object)[final.cause],
+            "performance": final.performance,
+            "synergy_mean": output.synergy_mean,
+            "synergy_final": final.synergy,
+            "trust_final": trust_final,
+            "faith_final": faith_final,
+            "members_final": final.active.sum(axis=1).astype(np.int64),
+            **{name: getattr(final, name) for name in COUNTERS},
+        }
+    )
+    frame["scenario"] = frame["scenario"].astype(str)
+    frame["cause"] = frame["cause"].astype(str)
+    return frame
+
+
+def trajectories_dataset(
+    params: Params, output: RunOutput, run_offset: int = 0, n_members: int | None = None
+) -> xr.Dataset:
+    """The recorded trajectories of one batch as a Dataset with dims run, step(, member)."""
+    assert output.trajectories is not None and output.steps_recorded is not None
+    width = n_members or params.n_members
+    data = {}
+    for name, values in output.trajectories.items():
+        if name in MEMBER_VARIABLES:
+            if values.shape[2] < width:  # pad the member axis to the common width
+                fill = False if values.dtype == bool else np.nan
+                pad = np.full(values.shape[:2] + (width - values.shape[2],), fill, values.dtype)
+                values = np.concatenate([values, pad], axis=2)
+            data[name] = (("run", "step", "member"), values)
+        else:
+            data[name] = (("run", "step"), values)
+    runs = np.arange(params.n_runs, dtype=np.int64) + run_offset
+    return xr.Dataset(
+        data,
+        coords={
+            "run": runs,
+            "step": output.steps_recorded,
+            "member": np.arange(width, dtype=np.int64),
+            "scenario": ("run", np.array(params.scenario_names, dtype=object)[params.scenario]
+                         .astype(str)),
+            "replicate": ("run", params.replicate),
+        },
+    )
+
+
+_ATTRS = {
+    "trust": "mean trust each member gives to the other original members [0, 1]",
+    "faith": "each member's faith in the collaboration [0, 1]",
+    "intra_conflict": "conflict inside each member [0, 1]",
+    "active": "member still in the partnership",
+    "synergy": "partnership synergy [0, 1]",
+    "inertia": "collaborative inertia, 1 - synergy [0, 1]",
+    "ambition": "aim level agreed this month [0, 1]",
+    "achievement": "value achieved this month (ambition if the task succeeded)",
+    "performance": "cumulative achievement discounted by inertia",
+    "conflict_events": "conflicts that broke out this month (count)",
+    "vision": "shared vision [0, 1]",
+}
+
+
+@dataclass(frozen=True)
+class Results:
+    """What :func:`cmo_sim.simulate` returns.
+
+    Attributes
+    ----------
+    summary : pandas.DataFrame
+        One row per run (columns: :data:`SUMMARY_COLUMNS`).
+    trajectories : xarray.Dataset or None
+        When recorded: dims ``run``, ``step`` (months; 0 is the initial state) and ``member``.
+    meta : dict
+        seed, steps, engine, theory name and the scenarios as YAML.
+    """
+
+    summary: pd.DataFrame
+    trajectories: xr.Dataset | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.trajectories is not None:
+            for name, text in _ATTRS.items():
+                if name in self.trajectories:
+                    self.trajectories[name].attrs.setdefault("description", text)
+            self.trajectories["step"].attrs.setdefault("units", "months")
+
+    @property
+    def n_runs(self) -> int:
+        """Number of runs."""
+        return len(self.summary)
+
+    def dissolution_rate(self, by: str = "scenario") -> pd.Series:
+        """Share of runs dissolved, per ``by`` group."""
+        return self.summary.groupby(by, sort=False)["dissolved"].mean()
+
+    def to_parquet(self, path: str | os.PathLike) -> Path:
+        """Write ``summary.parquet`` (and tidy ``trajectories.parquet``) into directory ``path``.
+
+        The directory is written whole or not at all: an existing one is replaced only after
+        the new one is complete.
+        """
+        def write(tmp: Path) -> None:
+            self.summary.to_parquet(tmp / "summary.parquet", index=False)
+            if self.trajectories is not None:
+                tidy = self.trajectories.drop_vars(["scenario", "replicate"]).to_dataframe()
+                tidy.reset_index().to_parquet(tmp / "trajectories.parquet", index=False)
+            (tmp / "meta.json").write_text(json.dumps(self.meta, indent=2, default=str))
+
+        return _atomic_dir(Path(path), write)
+
+    def to_zarr(self, path: str | os.PathLike) -> Path:
+        """Write summary and trajectories as one Zarr store (dims run, step, member)."""
+        def write(tmp: Path) -> None:
+            self.to_dataset().to_zarr(tmp / "store.zarr", mode="w", consolidated=True)
+
+        out = Path(path)
+        return _atomic_dir(out, write, inner="store.zarr")
+
+    def to_dataset(self) -> xr.Dataset:
+        """Summary (dim ``run``) merged with trajectories when recorded, metadata in attrs."""
+        summary = self.summary.set_index("run").to_xarray()
+        for column in ("scenario", "cause"):
+            summary[column] = summary[column].astype(str)
+        if self.trajectories is not None:
+            traj = self.trajectories.drop_vars(["scenario", "replicate"])
+            summary = xr.merge([summary, traj.rename({"trust": "trust_given"})])
+        summary.attrs["cmo_sim"] = json.dumps(self.meta, default=str)
+        return summary
+
+
+def _atomic_dir(path: Path, write, inner: str | None = None) -> Path:
+    """Write into a temporary sibling, then move it into place."""
+    path = path.resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        write(tmp)
+        source = tmp / inner if inner else tmp
+        if path.exists():
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        os.replace(source, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def open_results(path: str | os.PathLike) -> Results:
+    """Re-open Results written by :meth:`Results.to_parquet` or :meth:`Results.to_zarr`."""
+    path = Path(path)
+    if (path / "summary.parquet").is_file():
+        summary = pd.read_parquet(path / "summary.parquet")
+        traj = None
+        if (path / "trajectories.parquet").is_file():
+            tidy = pd.read_parquet(path / "trajectories.parquet")
+            traj = tidy.set_index(["run", "step", "member"]).to_xarray()
+        meta_file = path / "meta.json"
+        meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+        return Results(summary, _attach_coords(traj, summary), meta)
+    if path.is_dir():
+        ds = xr.open_zarr(path, consolidated=True).load()
+        meta = json.loads(ds.attrs.get("cmo_sim", "{}"))
+        summary_vars = [v for v in ds.data_vars if ds[v].dims == ("run",)]
+        summary = ds[summary_vars].to_dataframe().reset_index()
+        traj_vars = [v for v in ds.data_vars if "step" in ds[v].dims]
+        traj = ds[traj_vars].rename({"trust_given": "trust"}) if traj_vars else None
+        return Results(summary, _attach_coords(traj, summary), meta)
+    raise FileNotFoundError(f"{path}: no results written by cmo-sim here")
+
+
+def _attach_coords(traj: xr.Dataset | None, summary: pd.DataFrame) -> xr.Dataset | None:
+    if traj is None:
+        return None
+    by_run = summary.set_index("run")
+    traj = traj.assign_coords(
+        scenario=("run", by_run.loc[traj["run"].values, "scenario"].astype(str).to_numpy()),
+        replicate=("run", by_run.loc[traj["run"].values, "replicate"].to_numpy()),
+    )
+    if "active" in traj:
+        traj["active"] = traj["active"].astype(bool)
+    return traj
+
+
+def concat_results(parts: Sequence[Results], meta: dict[str, Any]) -> Results:
+    """Join the Results of consecutive chunks."""
+    summary = pd.concat([p.summary for p in parts], ignore_index=True)
+    trajs = [p.trajectories for p in parts if p.trajectories is not None]
+    traj = xr.concat(trajs, dim="run") if trajs else None
+    return Results(summary, traj, meta)
