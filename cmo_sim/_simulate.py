@@ -19,7 +19,7 @@ from cmo_sim.theory import Theory, load_theory
 
 __all__ = ["ENGINES", "as_scenarios", "default_chunk_runs", "simulate"]
 
-ENGINES = ("batch",)
+ENGINES = ("batch", "abm")
 #: Memory the batch engine aims to use per chunk of runs, in bytes.
 CHUNK_MEMORY_BUDGET = 256 * 2**20
 
@@ -70,7 +70,7 @@ def simulate(
     steps: int = 120,
     seed: Any = 0,
     theory: Theory | str | Path | None = None,
-    engine: Literal["batch"] = "batch",
+    engine: Literal["batch", "abm"] = "batch",
     record: Record = "summary",
     chunk_runs: int | None = None,
     progress: bool | None = None,
@@ -88,8 +88,9 @@ def simulate(
     seed : int, numpy SeedSequence or Generator
     theory : Theory or path, optional
         The programme theory; the review's default when omitted.
-    engine : "batch"
-        The vectorised numpy engine.
+    engine : "batch" or "abm"
+        The vectorised numpy engine, or the Mesa agent-based reference engine (same results,
+        far slower; for looking at a few partnerships closely).
     record : "summary", "trajectory" or int k
         Keep only the per-run summary, every month, or every k months.
     chunk_runs : int, optional
@@ -120,12 +121,16 @@ def simulate(
     scenario_list = as_scenarios(scenarios)
     params = compile_params(scenario_list, replicates=int(runs), seed=seed_int, theory=theory)
     chunk = int(chunk_runs or default_chunk_runs(params.n_members, steps, every))
+    if engine == "abm":
+        from cmo_sim.abm import run_abm as runner  # Mesa is imported only here
+    else:
+        runner = run
     bar = _progress(params.n_runs, progress, "simulating")
     parts = []
     try:
         for start in range(0, params.n_runs, chunk):
             sub = params.take(slice(start, start + chunk))
-            out = run(sub, steps, record)
+            out = runner(sub, steps, record)
             summary = summarise(sub, out, run_offset=start)
             traj = trajectories_dataset(sub, out, run_offset=start) if every else None
             parts.append(Results(summary, traj))

@@ -98,7 +98,9 @@ class Scenario(BaseModel):
         default=None, description="Review Table 2 entry point; a preset of defaults."
     )
     mandated: bool = Field(default=False, description="Partnering imposed by a policy directive.")
-    lead: int = Field(default=0, ge=0, description="Index of the lead (hierarchically senior) member.")
+    lead: int = Field(
+        default=0, ge=0, description="Index of the lead (hierarchically senior) member."
+    )
     history: float = _signed(0.0, "Prior collaboration: -1 failed .. 0 none .. 1 successful.")
     threat: float = _unit(0.0, "Partnering out of fear of competitors or markets (0 none).")
     formalisation: float = _unit(0.5, "Legal agreements and formal contracts.")
@@ -153,21 +155,43 @@ class Scenario(BaseModel):
         return len(self.members)
 
     def with_context(self, **changes: Any) -> Scenario:
-        """Return a copy with partnership contexts (or ``members[i].field`` paths) changed."""
+        """Return a copy with partnership contexts (or ``members[i].field`` paths) changed.
+
+        Raises
+        ------
+        ScenarioError
+            If a name is not a context or member path, or a value is of the wrong type or out
+            of range. The original scenario is never modified.
+        """
         return self.with_values(changes)
 
     def with_values(self, changes: Mapping[str, Any]) -> Scenario:
-        """Return a validated copy with values set at field paths like ``members[1].size``."""
+        """Return a validated copy with values set at field paths like ``members[1].size``.
+
+        Changing ``entry_point`` does not re-apply its preset: every context of the copy keeps
+        its current value unless it is changed explicitly.
+
+        Raises
+        ------
+        ScenarioError
+            Naming the path, the value and what is allowed.
+        """
+        source = f"{self.name} (changed)"
         data = self.model_dump(mode="python")
         data["members"] = [dict(m) for m in data["members"]]
         for path, value in changes.items():
-            _check_change(path, path, value, len(data["members"]), allow_structure=True)
+            if not isinstance(path, str):
+                raise ScenarioError(f"{source}: {path!r} is not a field path (a string)")
+            try:
+                _check_change(path, path, value, len(data["members"]), allow_structure=True)
+            except ValueError as exc:
+                raise ScenarioError(f"{source}: {exc}") from None
             member = _MEMBER_PATH.fullmatch(path)
             if member:
                 data["members"][int(member.group(1))][member.group(2)] = value
             else:
                 data[path] = value
-        return _validate(data, source=f"{self.name} (changed)")
+        return _validate(data, source=source)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain mapping that :func:`load_scenario` accepts and that gives an equal scenario."""
@@ -192,11 +216,27 @@ PARTNERSHIP_FIELDS: tuple[str, ...] = tuple(
     if name not in {"name", "description", "entry_point", "members", "timeline", "lead"}
 )
 MEMBER_FIELDS: tuple[str, ...] = tuple(n for n in Member.model_fields if n != "name")
-_MEMBER_PATH = re.compile(r"members\[(\d+)\]\.(\w+)")
+_MEMBER_PATH = re.compile(r"members\[([0-9]+)\]\.(\w+)")
 
 
 def field_bounds(path: str) -> tuple[float, float] | None:
-    """Allowed (low, high) of a numeric context or member attribute, or None for a bool."""
+    """Return the allowed (low, high) of a numeric context or member attribute.
+
+    Parameters
+    ----------
+    path : str
+        A partnership context (``"leadership"``) or a member path (``"members[1].size"``).
+
+    Returns
+    -------
+    tuple of float or None
+        The inclusive bounds, or None for a bool or a field without two numeric bounds.
+
+    Raises
+    ------
+    KeyError
+        If ``path`` names no field.
+    """
     member = _MEMBER_PATH.fullmatch(path)
     field = Member.model_fields.get(member.group(2)) if member else Scenario.model_fields.get(path)
     if field is None:
@@ -222,6 +262,8 @@ def _check_change(where: str, key: str, value: Any, n_members: int, *, allow_str
                 f"{where}: unknown member attribute '{attr}'{closest(attr, MEMBER_FIELDS)} "
                 f"(allowed: {', '.join(MEMBER_FIELDS)})"
             )
+        if attr == "name":
+            return  # a text field: the model validates it
         path = key
     else:
         allowed = PARTNERSHIP_FIELDS + (
@@ -238,12 +280,25 @@ def _check_change(where: str, key: str, value: Any, n_members: int, *, allow_str
     bounds = field_bounds(path)
     if bounds is None:
         if not isinstance(value, bool):
-            raise ValueError(f"{where}: {value!r} is not a boolean (allowed: true or false)")
+            raise ValueError(f"{where}: {_show(value)} is not a boolean (allowed: true or false)")
         return
+    allowed = f"allowed: {bounds[0]} .. {bounds[1]}"
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{where}: {value!r} is not a number (allowed: {bounds[0]} .. {bounds[1]})")
-    if not math.isfinite(value) or not bounds[0] <= value <= bounds[1]:
-        raise ValueError(f"{where}: {value!r} is out of range (allowed: {bounds[0]} .. {bounds[1]})")
+        raise ValueError(f"{where}: {_show(value)} is not a number ({allowed})")
+    # Check finiteness before the range: NaN fails every comparison, and math.isfinite would
+    # overflow on an int too large for a float, which the range check handles exactly.
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(
+            f"{where}: {_show(value)} is not a finite number (NaN and infinity are not allowed)"
+        )
+    if not bounds[0] <= value <= bounds[1]:
+        raise ValueError(f"{where}: {_show(value)} is out of range ({allowed})")
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    """Repr of a value for an error message, shortened so a huge input cannot flood it."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + " ..."
 
 
 # -- entry-point presets (review Table 2 and its "Point of entry" prose) ------------------------
@@ -312,35 +367,66 @@ def _describe(error: dict[str, Any]) -> str:
     if kind == "extra_forbidden":
         key = str(loc[-1])
         allowed = _allowed_for(loc)
-        return f"{path}: unknown key '{key}'{closest(key, allowed)} (allowed: {', '.join(allowed)})"
+        hint = closest(key, allowed)
+        if not hint and len(loc) == 1:
+            # A member attribute written at the top level (e.g. 'size' or 'sise').
+            near = closest(key, MEMBER_FIELDS)
+            if key in MEMBER_FIELDS:
+                hint = f"; '{key}' is a member attribute: set it under members[i]"
+            elif near:
+                attr = near.split("'")[1]
+                hint = f"; did you mean the member attribute '{attr}' (set it under members[i])?"
+        return f"{path}: unknown key '{key}'{hint} (allowed: {', '.join(allowed)})"
+    if kind == "invalid_key":
+        where = _format_loc(loc[:-1])
+        allowed = _allowed_for(loc)
+        return f"{where}: key {_show(value)} is not a field name (allowed: {', '.join(allowed)})"
     if kind == "missing":
         return f"{path}: required field is missing"
     if kind == "value_error":
         return str(error.get("msg", "")).removeprefix("Value error, ")
     ctx = error.get("ctx") or {}
+    shown = _show(value)
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         field = _field_for(loc)
         bounds = _bounds_text(field)
-        return f"{path}: {value!r} is out of range (allowed: {bounds})"
+        return f"{path}: {shown} is out of range (allowed: {bounds})"
+    if kind == "float_type" and isinstance(value, int) and not isinstance(value, bool):
+        # pydantic rejects ints too large for a float as "not a number": they are out of range.
+        return f"{path}: {shown} is out of range (allowed: {_bounds_text(_field_for(loc))})"
     if kind == "finite_number":
-        return f"{path}: {value!r} is not a finite number (NaN and infinity are not allowed)"
+        return f"{path}: {shown} is not a finite number (NaN and infinity are not allowed)"
     if kind == "literal_error":
         allowed = ctx.get("expected", "")
         hint = closest(value, ENTRY_POINTS) if isinstance(value, str) else ""
-        return f"{path}: {value!r} is not allowed{hint} (allowed: {allowed})"
+        return f"{path}: {shown} is not allowed{hint} (allowed: {allowed})"
     if kind in ("too_short", "too_long") and loc and loc[0] == "members" and len(loc) == 1:
         n = len(value) if hasattr(value, "__len__") else value
         return f"members: {n} members given (allowed: 2 .. {MAX_MEMBERS})"
+    if kind == "too_short" and loc and loc[-1] == "changes":
+        return f"{path}: no changes given (a timeline event changes at least one context)"
+    if kind in ("string_too_short", "string_too_long"):
+        low, high = ctx.get("min_length"), ctx.get("max_length")
+        limit = f"at least {low}" if low is not None else f"at most {high}"
+        return f"{path}: text of length {len(value)} (allowed length: {limit})"
+    if kind == "string_type" and loc and loc[-1] == "[key]":
+        where = _format_loc(loc[:-2])
+        return (
+            f"{where}: key {shown} is not a context name (write a context name such as "
+            "'leadership' or a member path such as 'members[0].size')"
+        )
     if kind.endswith("_type") or kind.endswith("_parsing"):
         hint = ""
         if isinstance(value, str):
             try:
                 float(value)
-                hint = "; write numbers unquoted (YAML reads 1e5 as text: write 1.0e5)"
+                hint = "; write numbers unquoted"
+                if re.fullmatch(r"[+-]?[0-9]+[eE][+-]?[0-9]+", value.strip()):
+                    hint += f" (YAML reads {value.strip()} as text: write it with a decimal point)"
             except ValueError:
                 pass
-        return f"{path}: {value!r} has the wrong type ({error.get('msg', '')}){hint}"
-    return f"{path}: {error.get('msg', 'invalid value')} (got {value!r})"
+        return f"{path}: {shown} has the wrong type ({error.get('msg', '')}){hint}"
+    return f"{path}: {error.get('msg', 'invalid value')} (got {shown})"
 
 
 def _is_spurious_length(error: dict[str, Any]) -> bool:
@@ -377,6 +463,14 @@ def _bounds_text(field: Any) -> str:
     return f"{low} .. {high}"
 
 
+def _more(problems: list[str], shown: int = 3) -> str:
+    """Summarise further problems after the first, listing at most ``shown`` of them."""
+    if not problems:
+        return ""
+    rest = f"; ... {len(problems) - shown} not shown" if len(problems) > shown else ""
+    return f" (and {len(problems)} more: " + "; ".join(problems[:shown]) + rest + ")"
+
+
 def _validate(data: Any, *, source: str) -> Scenario:
     if not isinstance(data, Mapping):
         raise ScenarioError(
@@ -388,10 +482,7 @@ def _validate(data: Any, *, source: str) -> Scenario:
     except ValidationError as exc:
         errors = [e for e in exc.errors() if not _is_spurious_length(e)]
         problems = [_describe(e) for e in errors or exc.errors()]
-        more = f" (and {len(problems) - 1} more: " + "; ".join(problems[1:]) + ")" if len(
-            problems
-        ) > 1 else ""
-        raise ScenarioError(f"{source}: {problems[0]}{more}") from None
+        raise ScenarioError(f"{source}: {problems[0]}{_more(problems[1:])}") from None
     except (TypeError, ValueError) as exc:  # odd inputs pydantic itself cannot describe
         raise ScenarioError(f"{source}: {exc}") from None
 
@@ -413,11 +504,13 @@ def load_scenario(source: str | Path | Mapping[str, Any] | Scenario) -> Scenario
             f"a scenario is a path, a mapping or a Scenario, not {type(source).__name__}"
         )
     path = Path(source)
+    if path.is_dir():
+        raise ScenarioError(f"{path}: is a directory, not a scenario file")
     if not path.is_file():
         raise ScenarioError(f"{path}: no such scenario file")
     try:
         text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{path}: cannot read the file ({exc})") from None
     except yaml.YAMLError as exc:
@@ -425,6 +518,40 @@ def load_scenario(source: str | Path | Mapping[str, Any] | Scenario) -> Scenario
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ScenarioError(f"{path}: not valid YAML{where}: {problem}") from None
+    except RecursionError:
+        raise ScenarioError(f"{path}: not valid YAML: nested too deeply") from None
+    if data is None:
+        raise ScenarioError(f"{path}: the file is empty (a scenario needs at least 'members')")
     if isinstance(data, Mapping) and "name" not in data:
         data = {"name": path.stem, **data}
     return _validate(data, source=str(path))
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """A safe YAML loader that rejects a key repeated in one mapping.
+
+    The plain safe loader silently keeps the last of two ``leadership:`` lines; in a scenario
+    file that is almost always an editing mistake, so it is reported with its line.
+    """
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
+        """Construct a mapping after checking that no key occurs twice."""
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=False)
+                try:
+                    first = seen.get(key)
+                except TypeError:  # unhashable key: the base class reports it
+                    continue
+                if first is not None:
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f"duplicate key {key!r} (first given at line {first})",
+                        key_node.start_mark,
+                    )
+                seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Literal
 
 import numpy as np
@@ -79,16 +79,35 @@ def _snapshot(state: State, present: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
+def _put(full: State, rows: np.ndarray, part: State) -> State:
+    """``full`` with ``rows`` replaced by ``part`` (arrays are updated in place: runner-owned)."""
+    for f in fields(full):
+        getattr(full, f.name)[rows] = getattr(part, f.name)
+    return full
+
+
+#: The working set is compacted when fewer than this share of its runs are still in place.
+COMPACT_BELOW = 0.8
+
+
 def run(params: Params, steps: int, record: Record = "summary") -> RunOutput:
-    """Run every run of ``params`` for ``steps`` months, recording as asked."""
+    """Run every run of ``params`` for ``steps`` months, recording as asked.
+
+    Dissolution is absorbing and a dissolved run's state is frozen, so the loop stops computing
+    dissolved runs: every few steps it drops them from the working set (their final state is kept
+    aside). Each run's numbers are the same either way; only the work shrinks.
+    """
     every = validate_record(record, steps)
-    state = init(params)
+    full = init(params)
+    work, work_params = full.take(slice(None)), params
+    rows = np.arange(params.n_runs)
     synergy_sum = np.zeros(params.n_runs)
     alive_steps = np.zeros(params.n_runs)
     recorded = record_steps(steps, every) if every else None
     buffers: dict[str, np.ndarray] | None = None
+    frozen: list[tuple[np.ndarray, dict[str, np.ndarray], int]] = []
     if recorded is not None:
-        first = _snapshot(state, params.present)
+        first = _snapshot(full, params.present)
         buffers = {
             k: np.empty((params.n_runs, recorded.size) + v.shape[1:], dtype=v.dtype)
             for k, v in first.items()
@@ -97,16 +116,34 @@ def run(params: Params, steps: int, record: Record = "summary") -> RunOutput:
             buffers[k][:, 0] = v
     slot = 1
     for t in range(steps):
-        alive = ~state.dissolved
-        state = step(state, params, t)
-        synergy_sum += np.where(alive, state.synergy, 0.0)
-        alive_steps += alive
+        alive = ~work.dissolved
+        if rows.size and alive.sum() < COMPACT_BELOW * rows.size:
+            gone = ~alive
+            _put(full, rows[gone], work.take(gone))
+            if buffers is not None:
+                snap = _snapshot(work.take(gone), params.present[rows[gone]])
+                snap["conflict_events"][:] = 0  # a dissolved partnership has no more events
+                snap["achievement"][:] = 0.0
+                frozen.append((rows[gone], snap, slot))
+            rows = rows[alive]
+            work, work_params = work.take(alive), params.take(rows)
+            alive = alive[alive]
+        if rows.size == 0:
+            break
+        work = step(work, work_params, t)
+        synergy_sum[rows] += np.where(alive, work.synergy, 0.0)
+        alive_steps[rows] += alive
         if buffers is not None and slot < recorded.size and recorded[slot] == t + 1:
-            for k, v in _snapshot(state, params.present).items():
-                buffers[k][:, slot] = v
+            for k, v in _snapshot(work, work_params.present).items():
+                buffers[k][rows, slot] = v
             slot += 1
+    _put(full, rows, work)
+    if buffers is not None:
+        for gone_rows, snap, from_slot in frozen:
+            for k, v in snap.items():
+                buffers[k][gone_rows, from_slot:] = v[:, None]
     return RunOutput(
-        final=state,
+        final=full,
         synergy_mean=synergy_sum / np.maximum(alive_steps, 1.0),
         steps_recorded=recorded,
         trajectories=buffers,

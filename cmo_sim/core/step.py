@@ -78,7 +78,6 @@ def step(state: State, params: Params, t: int) -> State:
     a, b = params.coef, params.baseline
     n = params.n_members
     alive = ~state.dissolved
-    live = alive.astype(np.float64)
     active = state.active & alive[:, None]
     w = active.astype(np.float64)
     count = np.maximum(m.msum(w), 1.0)
@@ -210,7 +209,7 @@ def step(state: State, params: Params, t: int) -> State:
         vision=keep_dead(new_vision, state.vision),
         synergy=keep_dead(synergy, state.synergy),
         ambition=keep_dead(aim, state.ambition),
-        achievement=keep_dead(achievement, state.achievement),
+        achievement=np.where(alive, achievement, 0.0),
         performance=keep_dead(performance, state.performance),
         exit_shock=keep_dead(exit_shock, state.exit_shock),
         success=success,
