@@ -75,6 +75,10 @@ def size_norm(size: np.ndarray) -> np.ndarray:
     return np.clip(np.log10(size) / 5.0, 0.0, 1.0)
 
 
+#: Normalised size of a typical member (1,000 staff): size terms are centred here.
+TYPICAL_SIZE_NORM = 0.6
+
+
 def power(
     s: np.ndarray, resources: np.ndarray, mandated: np.ndarray, is_lead: np.ndarray,
     a: Coef, b: Coef,
@@ -100,7 +104,7 @@ def complexity(ctx, s_mean: np.ndarray, n_active: np.ndarray, a: Coef) -> np.nda
     """
     k = (
         0.5
-        + a["complexity.size_trust_requirement"] * (s_mean - 0.5)
+        + a["complexity.size_trust_requirement"] * (s_mean - TYPICAL_SIZE_NORM)
         + a["complexity.problem_simplicity"] * _c(ctx.problem_simplicity)
         - a["complexity.regulation"] * _c(ctx.regulation)
         - a["complexity.interoperability"] * _c(ctx.interoperability)
@@ -125,7 +129,7 @@ def communication(ctx, s: np.ndarray, trust: np.ndarray, a: Coef) -> np.ndarray:
     comm = (
         level[:, None, None]
         + a["communication.trust_begets_communication"] * (trust - 0.5)
-        + a["complexity.size_slows_communication"] * (pair_size - 0.5)
+        + a["complexity.size_slows_communication"] * (pair_size - TYPICAL_SIZE_NORM)
     )
     return np.clip(comm, 0.0, 1.0)
 

@@ -1,0 +1,189 @@
+"""The ``cmo-sim`` command line: a thin layer over the library.
+
+User mistakes (bad files, bad arguments) print one line ``cmo-sim: error: ...`` and exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["DEFAULT_SCENARIO", "main", "summary_table"]
+
+#: The embedded default: a typical voluntary dyad of two mid-size organisations, every context
+#: at its typical value (0.5; history and ambition bias neutral).
+DEFAULT_SCENARIO = {
+    "name": "typical_voluntary_dyad",
+    "description": "Two similar mid-size organisations in a voluntary partnership, typical contexts.",
+    "members": [{"name": "A", "size": 1500}, {"name": "B", "size": 1200}],
+}
+
+
+class UserError(Exception):
+    """A mistake the user can fix; printed as one line."""
+
+
+def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per-scenario table: dissolution share and month, causes, performance, synergy, trust."""
+    g = summary.groupby("scenario", sort=False)
+    table = pd.DataFrame(
+        {
+            "runs": g.size(),
+            "dissolved": g["dissolved"].mean(),
+            "median_month": g["dissolved_at"].agg(
+                lambda x: float(x[x >= 0].median()) if (x >= 0).any() else float("nan")
+            ),
+            "by_trust": g["cause"].agg(lambda x: float((x == "trust").mean())),
+            "by_faith": g["cause"].agg(lambda x: float((x == "faith").mean())),
+            "performance": g["performance"].mean(),
+            "synergy_mean": g["synergy_mean"].mean(),
+            "trust_final": g["trust_final"].mean(),
+            "faith_final": g["faith_final"].mean(),
+        }
+    )
+    return table
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cmo_sim import load_scenario, simulate
+    from cmo_sim.plot import trajectories
+
+    scenarios = [load_scenario(p) for p in args.scenarios] or [load_scenario(DEFAULT_SCENARIO)]
+    out = Path(args.out)
+    results = simulate(
+        scenarios, runs=args.runs, steps=args.steps, seed=args.seed, theory=args.theory,
+        record=args.every, progress=not args.quiet,
+    )
+    table = summary_table(results.summary)
+    with pd.option_context("display.width", 160, "display.precision", 3):
+        print(f"{results.n_runs} runs, {args.steps} months, seed {args.seed}")
+        print(table.to_string())
+    out.mkdir(parents=True, exist_ok=True)
+    results.to_parquet(out / "results")
+    table.to_csv(out / "summary_by_scenario.csv")
+    fig = trajectories(results, ("trust", "faith", "synergy"))
+    fig.savefig(out / "trajectories.png", dpi=110)
+    plt.close(fig)
+    print(f"wrote {out / 'results'} (Parquet), {out / 'summary_by_scenario.csv'}, "
+          f"{out / 'trajectories.png'}")
+    return 0
+
+
+def _cmd_theory_show(args: argparse.Namespace) -> int:
+    from cmo_sim import load_theory
+
+    theory = load_theory(args.theory)
+    frame = theory.to_frame()
+    columns = ["id", "context", "mechanism", "outcome", "sign", "weight"]
+    if args.provenance:
+        columns.append("provenance")
+    with pd.option_context("display.width", 200, "display.max_rows", None,
+                           "display.max_colwidth", 90):
+        print(frame[columns].to_string(index=False))
+    print(f"{len(theory)} rules ({theory.name})")
+    return 0
+
+
+def _cmd_scenario_check(args: argparse.Namespace) -> int:
+    from cmo_sim import ScenarioError, load_scenario
+
+    failed = 0
+    for path in args.files:
+        try:
+            scenario = load_scenario(path)
+        except ScenarioError as exc:
+            print(f"FAIL {exc}")
+            failed += 1
+        else:
+            print(f"ok   {path}: {scenario.name} ({scenario.n_members} members"
+                  f"{', entry point ' + scenario.entry_point if scenario.entry_point else ''})")
+    return 1 if failed else 0
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not allowed (a whole number >= 1)")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is not allowed (a whole number >= 0)")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cmo-sim",
+        description="Simulate inter-organisational partnerships from a realist programme theory.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="simulate scenarios and summarise",
+                         description="Simulate scenarios (default: a typical voluntary dyad), "
+                         "print a summary table, write results (Parquet) and a trajectory figure.")
+    run.add_argument("scenarios", nargs="*", metavar="SCENARIO", help="scenario YAML files")
+    run.add_argument("--runs", type=_positive, default=1000, help="replicates per scenario")
+    run.add_argument("--steps", type=_positive, default=120, help="months (default 120)")
+    run.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    run.add_argument("--every", type=_positive, default=1, help="record every k months")
+    run.add_argument("--theory", default=None, help="theory YAML (default: the review's)")
+    run.add_argument("--out", default="out", help="output folder (default ./out)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=_cmd_run)
+
+    theory = sub.add_parser("theory", help="the programme theory",
+                            description="Inspect the programme theory.")
+    theory_sub = theory.add_subparsers(dest="theory_command", required=True, metavar="COMMAND")
+    show = theory_sub.add_parser("show", help="print the rule table",
+                                 description="Print the rule table.")
+    show.add_argument("--theory", default=None, help="theory YAML (default: the review's)")
+    show.add_argument("--provenance", action="store_true", help="include provenance")
+    show.set_defaults(func=_cmd_theory_show)
+
+    scenario = sub.add_parser("scenario", help="scenario files",
+                              description="Work with scenario files.")
+    scenario_sub = scenario.add_subparsers(dest="scenario_command", required=True,
+                                           metavar="COMMAND")
+    check = scenario_sub.add_parser("check", help="validate scenario files",
+                                    description="Validate scenario files; exit 1 if any is bad.")
+    check.add_argument("files", nargs="+", metavar="FILE")
+    check.set_defaults(func=_cmd_scenario_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``cmo-sim`` command."""
+    from cmo_sim import ScenarioError, TheoryError
+
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ScenarioError, TheoryError, UserError, ValueError, FileNotFoundError) as exc:
+        print(f"cmo-sim: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("cmo-sim: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
