@@ -147,7 +147,10 @@ class Results:
         return self.summary.groupby(by, sort=False)["dissolved"].mean()
 
     def to_parquet(self, path: str | os.PathLike) -> Path:
-        """Write ``summary.parquet`` (and tidy ``trajectories.parquet``) into directory ``path``.
+        """Write ``summary.parquet`` (and tidy trajectories) into directory ``path``.
+
+        Trajectories go to ``trajectories.parquet`` (one row per run and step) and
+        ``members.parquet`` (one row per run, step and member).
 
         The directory is written whole or not at all: an existing one is replaced only after
         the new one is complete.
@@ -155,8 +158,13 @@ class Results:
         def write(tmp: Path) -> None:
             self.summary.to_parquet(tmp / "summary.parquet", index=False)
             if self.trajectories is not None:
-                tidy = self.trajectories.drop_vars(["scenario", "replicate"]).to_dataframe()
-                tidy.reset_index().to_parquet(tmp / "trajectories.parquet", index=False)
+                traj = self.trajectories.drop_vars(["scenario", "replicate"])
+                per_member = [v for v in traj.data_vars if "member" in traj[v].dims]
+                per_run = [v for v in traj.data_vars if "member" not in traj[v].dims]
+                traj[per_run].to_dataframe().reset_index().to_parquet(
+                    tmp / "trajectories.parquet", index=False)
+                traj[per_member].to_dataframe().reset_index().to_parquet(
+                    tmp / "members.parquet", index=False)
             (tmp / "meta.json").write_text(json.dumps(self.meta, indent=2, default=str))
 
         return _atomic_dir(Path(path), write)
@@ -170,13 +178,14 @@ class Results:
         return _atomic_dir(out, write, inner="store.zarr")
 
     def to_dataset(self) -> xr.Dataset:
-        """Summary (dim ``run``) merged with trajectories when recorded, metadata in attrs."""
+        """Summary (dim ``run``) and trajectories (as ``traj_<name>``), metadata in attrs."""
         summary = self.summary.set_index("run").to_xarray()
         for column in ("scenario", "cause"):
             summary[column] = summary[column].astype(str)
         if self.trajectories is not None:
             traj = self.trajectories.drop_vars(["scenario", "replicate"])
-            summary = xr.merge([summary, traj.rename({"trust": "trust_given"})])
+            traj = traj.rename({name: f"traj_{name}" for name in traj.data_vars})
+            summary = xr.merge([summary, traj], join="outer", compat="no_conflicts")
         summary.attrs["cmo_sim"] = json.dumps(self.meta, default=str)
         return summary
 
@@ -205,8 +214,10 @@ def open_results(path: str | os.PathLike) -> Results:
         summary = pd.read_parquet(path / "summary.parquet")
         traj = None
         if (path / "trajectories.parquet").is_file():
-            tidy = pd.read_parquet(path / "trajectories.parquet")
-            traj = tidy.set_index(["run", "step", "member"]).to_xarray()
+            runs = pd.read_parquet(path / "trajectories.parquet").set_index(["run", "step"])
+            members = pd.read_parquet(path / "members.parquet")
+            traj = xr.merge([runs.to_xarray(),
+                             members.set_index(["run", "step", "member"]).to_xarray()])
         meta_file = path / "meta.json"
         meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
         return Results(summary, _attach_coords(traj, summary), meta)
@@ -215,8 +226,11 @@ def open_results(path: str | os.PathLike) -> Results:
         meta = json.loads(ds.attrs.get("cmo_sim", "{}"))
         summary_vars = [v for v in ds.data_vars if ds[v].dims == ("run",)]
         summary = ds[summary_vars].to_dataframe().reset_index()
-        traj_vars = [v for v in ds.data_vars if "step" in ds[v].dims]
-        traj = ds[traj_vars].rename({"trust_given": "trust"}) if traj_vars else None
+        traj_vars = [v for v in ds.data_vars if str(v).startswith("traj_")]
+        traj = (
+            ds[traj_vars].rename({v: str(v).removeprefix("traj_") for v in traj_vars})
+            if traj_vars else None
+        )
         return Results(summary, _attach_coords(traj, summary), meta)
     raise FileNotFoundError(f"{path}: no results written by cmo-sim here")
 
