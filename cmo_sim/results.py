@@ -172,7 +172,7 @@ class Results:
     def to_zarr(self, path: str | os.PathLike) -> Path:
         """Write summary and trajectories as one Zarr store (dims run, step, member)."""
         def write(tmp: Path) -> None:
-            self.to_dataset().to_zarr(tmp / "store.zarr", mode="w", consolidated=True)
+            self.to_dataset().to_zarr(tmp / "store.zarr", mode="w", consolidated=False)
 
         out = Path(path)
         return _atomic_dir(out, write, inner="store.zarr")
@@ -181,7 +181,7 @@ class Results:
         """Summary (dim ``run``) and trajectories (as ``traj_<name>``), metadata in attrs."""
         summary = self.summary.set_index("run").to_xarray()
         for column in ("scenario", "cause"):
-            summary[column] = summary[column].astype(str)
+            summary[column] = summary[column].astype(object)  # variable-length strings
         if self.trajectories is not None:
             traj = self.trajectories.drop_vars(["scenario", "replicate"])
             traj = traj.rename({name: f"traj_{name}" for name in traj.data_vars})
@@ -222,7 +222,7 @@ def open_results(path: str | os.PathLike) -> Results:
         meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
         return Results(summary, _attach_coords(traj, summary), meta)
     if path.is_dir():
-        ds = xr.open_zarr(path, consolidated=True).load()
+        ds = xr.open_zarr(path, consolidated=False).load()
         meta = json.loads(ds.attrs.get("cmo_sim", "{}"))
         summary_vars = [v for v in ds.data_vars if ds[v].dims == ("run",)]
         summary = ds[summary_vars].to_dataframe().reset_index()
