@@ -1,0 +1,572 @@
+"""Tests for the programme theory: the default rule table, its link to the engine, the API."""
+
+from __future__ import annotations
+
+import ast
+import copy
+import math
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from cmo_sim import Rule, Theory, TheoryError, load_theory
+from cmo_sim.theory import CONTEXTS, MECHANISMS, OUTCOMES
+
+ROOT = Path(__file__).resolve().parents[1]
+ENGINE_FILES = (ROOT / "cmo_sim" / "core" / "mechanisms.py", ROOT / "cmo_sim" / "core" / "step.py")
+ENGINE_SOURCE = "\n".join(path.read_text(encoding="utf-8") for path in ENGINE_FILES)
+
+#: The sections of the review's Table 3 and how many CMO rows each has (41 in all).
+TABLE3_ROWS = {
+    "Synergy and collaborative inertia": 4,
+    "Task achievement": 7,
+    "Conflict": 6,
+    "Trust": 8,
+    "Power": 3,
+    "Faith": 2,
+    "Interpersonal communication": 2,
+    "Leadership": 3,
+    "Cultural integration": 1,
+    "Task complexity": 5,
+}
+
+# Reproducible, database-less property runs: the same examples on every machine and run.
+PROPERTY = settings(max_examples=60, deadline=None, derandomize=True, database=None)
+
+
+@pytest.fixture(scope="module")
+def theory() -> Theory:
+    return load_theory()
+
+
+def default_dict() -> dict[str, Any]:
+    """A fresh, mutable copy of the default theory as a mapping (the base of error tests)."""
+    return copy.deepcopy(load_theory().to_dict())
+
+
+# -- the default theory ------------------------------------------------------------------------
+def test_default_theory_loads_with_unique_well_formed_ids(theory: Theory) -> None:
+    assert isinstance(theory, Theory)
+    assert theory.name == "realist-review-default"
+    assert len(theory) == len(theory.rules) == len(theory.ids) == 64
+    assert len(set(theory.ids)) == len(theory.ids)
+    assert all(re.fullmatch(r"[a-z_]+\.[a-z_]+", rule_id) for rule_id in theory.ids)
+    for rule in theory:
+        assert rule.context in CONTEXTS
+        assert rule.mechanism in MECHANISMS
+        assert rule.outcome in OUTCOMES
+        assert rule.sign in (-1, 1)
+        # The default theory ablates nothing: every link is switched on.
+        assert rule.weight > 0 and math.isfinite(rule.weight)
+        assert rule.provenance.strip()
+    assert "0 ablated" in repr(theory)
+
+
+def test_sum_of_table3_rows_is_41() -> None:
+    assert sum(TABLE3_ROWS.values()) == 41
+
+
+@pytest.mark.parametrize("section", list(TABLE3_ROWS))
+def test_every_table3_section_is_cited(theory: Theory, section: str) -> None:
+    citing = [r.id for r in theory if f"Table 3, {section}" in r.provenance]
+    assert citing, f"no rule cites 'Table 3, {section}'"
+
+
+@pytest.mark.parametrize(("section", "rows"), [(s, n) for s, n in TABLE3_ROWS.items() if n > 1])
+def test_every_table3_row_is_cited(theory: Theory, section: str, rows: int) -> None:
+    provenance = " | ".join(r.provenance for r in theory)
+    for row in range(1, rows + 1):
+        assert f"Table 3, {section}, row {row}" in provenance, (section, row)
+    # No rule cites a row the review's table does not have.
+    assert f"Table 3, {section}, row {rows + 1}" not in provenance
+
+
+def test_one_rule_per_table3_configuration(theory: Theory) -> None:
+    # Counted from default.yaml: 43 rules cite Table 3 (all 41 rows, two rows twice:
+    # Synergy row 4 by synergy.communication and communication.strategies, Trust row 1 by
+    # trust.destructive_resolution and faith.destructive_conflict).
+    citing = [r.id for r in theory if "Table 3" in r.provenance]
+    assert len(citing) >= 40
+    assert len(citing) == 43
+
+
+def test_prose_only_rules_exist(theory: Theory) -> None:
+    prose = {r.id for r in theory if r.provenance.startswith(("Prose", "Discussion"))}
+    # The review's prose adds CMOs its table lacks (MODEL.md section 6): information
+    # exchange, staff involvement, workforce churn, the faith loop, both origins of
+    # dissolution, the trust-building loop and the inverse readings.
+    expected = {
+        "conflict.information_exchange",
+        "intra.staff_involvement",
+        "intra.workforce_churn",
+        "conflict.workforce_churn",
+        "faith.achievement_loop",
+        "dissolution.faith_collapse",
+        "trust.success_loop",
+        "trust.failure_loop",
+        "conflict.lack_of_shared_vision",
+        "trust.failed_history",
+        "entry.competitive_threat",
+    }
+    assert expected <= prose
+
+
+# (rule for the upper half of a context, rule for its lower half, engine term of each)
+INVERSE_PAIRS = [
+    ("conflict.shared_vision", "conflict.lack_of_shared_vision", "_up(vision)", "_dn(vision)"),
+    (
+        "trust.successful_history",
+        "trust.failed_history",
+        "np.maximum(history, 0.0)",
+        "np.minimum(history, 0.0)",
+    ),
+    ("synergy.high_trust", "inertia.low_trust", "_up(mean_trust)", "_dn(mean_trust)"),
+    (
+        "trust.constructive_resolution",
+        "trust.destructive_resolution",
+        "_up(conflict_resolution)",
+        "_dn(conflict_resolution)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("upper", "lower", "up_term", "down_term"), INVERSE_PAIRS)
+def test_inverse_readings_are_separate_rules(
+    theory: Theory, upper: str, lower: str, up_term: str, down_term: str
+) -> None:
+    up_rule, down_rule = theory.rule(upper), theory.rule(lower)
+    assert up_rule.context == down_rule.context
+    assert up_rule.outcome == down_rule.outcome
+    assert up_rule.weight > 0 and down_rule.weight > 0
+    # Each owns one half of the context's range, so each direction can be ablated alone.
+    assert f'a["{upper}"] * {up_term}' in ENGINE_SOURCE
+    assert f'a["{lower}"] * {down_term}' in ENGINE_SOURCE
+
+
+# -- the theory and the engine: every coefficient belongs to exactly one rule ---------------------
+A_KEY = re.compile(r'\ba\["([^"]+)"\]')
+B_KEY = re.compile(r'\bb\["([^"]+)"\]')
+
+
+def _subscripts(name: str) -> list[ast.Subscript]:
+    """Every ``name[...]`` subscript in the engine's code (docstrings and comments excluded)."""
+    found = []
+    for path in ENGINE_FILES:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        found += [
+            node
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == name
+        ]
+    return found
+
+
+@pytest.mark.parametrize(("name", "pattern"), [("a", A_KEY), ("b", B_KEY)])
+def test_engine_reads_coefficients_only_by_literal_name(name: str, pattern: re.Pattern) -> None:
+    # Any other access (a[rule_id], a.get(...)) would hide a coefficient from the checks below.
+    nodes = _subscripts(name)
+    assert nodes, f"no {name}[...] subscript found in the engine"
+    keys = [node.slice.value for node in nodes if isinstance(node.slice, ast.Constant)]
+    assert len(keys) == len(nodes), "a coefficient is read by a non-literal key"
+    assert all(isinstance(key, str) for key in keys)
+    # The regex used below sees exactly what the parser sees.
+    assert set(pattern.findall(ENGINE_SOURCE)) == set(keys)
+    assert not re.search(rf"\b{name}\.get\(", ENGINE_SOURCE)
+
+
+def test_every_rule_is_used_by_the_engine(theory: Theory) -> None:
+    unused = [rule_id for rule_id in theory.ids if f'"{rule_id}"' not in ENGINE_SOURCE]
+    assert unused == []
+
+
+def test_every_engine_coefficient_is_a_rule(theory: Theory) -> None:
+    used = set(A_KEY.findall(ENGINE_SOURCE))
+    assert used - set(theory.ids) == set()
+    assert set(theory.ids) - used == set()
+
+
+def test_every_engine_constant_is_a_baseline_constant_and_vice_versa(theory: Theory) -> None:
+    used = set(B_KEY.findall(ENGINE_SOURCE))
+    assert used, "the regex found no baseline constant at all"
+    assert used - set(theory.baseline) == set()
+    assert set(theory.baseline) - used == set()
+    # Baseline constants and rule ids are disjoint name spaces.
+    assert not set(theory.baseline) & set(theory.ids)
+
+
+# -- Theory API --------------------------------------------------------------------------------
+def test_rule_lookup(theory: Theory) -> None:
+    rule = theory.rule("conflict.shared_vision")
+    assert isinstance(rule, Rule)
+    assert (rule.context, rule.mechanism, rule.outcome) == (
+        "shared_vision",
+        "reduced_conflict",
+        "trust",
+    )
+
+
+def test_rule_lookup_unknown_id_suggests_the_closest(theory: Theory) -> None:
+    with pytest.raises(
+        KeyError,
+        match=r"no rule 'synergy\.hightrust'; did you mean "
+        r"'synergy\.high_trust'\?",
+    ):
+        theory.rule("synergy.hightrust")
+    with pytest.raises(KeyError) as excinfo:
+        theory.rule("zzzz")
+    assert "did you mean" not in str(excinfo.value)
+
+
+def test_rules_are_frozen(theory: Theory) -> None:
+    with pytest.raises(ValidationError):
+        theory.rules[0].weight = 0.0  # type: ignore[misc]
+    baseline = theory.baseline
+    baseline["trust_rate"] = 99.0
+    assert theory.baseline["trust_rate"] != 99.0
+
+
+def test_without_sets_exactly_those_weights_to_zero(theory: Theory) -> None:
+    before = theory.to_dict()
+    removed = ("conflict.shared_vision", "power.size_domination", "trust.overambition")
+    ablated = theory.without(*removed)
+    assert ablated is not theory
+    assert ablated.ids == theory.ids
+    assert ablated.baseline == theory.baseline
+    for old, new in zip(theory.rules, ablated.rules, strict=True):
+        if old.id in removed:
+            assert new.weight == 0.0
+            assert new.model_dump(exclude={"weight"}) == old.model_dump(exclude={"weight"})
+        else:
+            assert new == old
+    assert ablated.coefficients()["power.size_domination"] == 0.0
+    assert "3 ablated" in repr(ablated)
+    # The original is unchanged.
+    assert theory.to_dict() == before
+    assert theory == load_theory()
+    assert ablated != theory
+
+
+def test_without_nothing_is_an_equal_copy(theory: Theory) -> None:
+    assert theory.without() == theory
+
+
+def test_without_unknown_id_raises_key_error(theory: Theory) -> None:
+    with pytest.raises(KeyError, match=r"did you mean 'trust\.overambition'"):
+        theory.without("trust.overambitoin")
+
+
+@PROPERTY
+@given(data=st.data())
+def test_without_property(data: st.DataObject) -> None:
+    theory = load_theory()
+    removed = data.draw(st.sets(st.sampled_from(theory.ids), max_size=10))
+    ablated = theory.without(*removed)
+    weights = {r.id: r.weight for r in ablated}
+    assert {i for i, w in weights.items() if w == 0.0} == removed
+    assert all(weights[r.id] == r.weight for r in theory if r.id not in removed)
+
+
+def test_with_weights_replaces_weights(theory: Theory) -> None:
+    changed = theory.with_weights({"synergy.faith": 2, "task.evaluation": 0.25})
+    assert changed.rule("synergy.faith").weight == 2.0
+    assert isinstance(changed.rule("synergy.faith").weight, float)
+    assert changed.rule("task.evaluation").weight == 0.25
+    assert theory.rule("synergy.faith").weight == 1.0
+    assert theory.rule("task.evaluation").weight == 0.6
+
+
+def test_with_weights_unknown_id_raises_key_error(theory: Theory) -> None:
+    with pytest.raises(KeyError, match=r"no rule 'synergy\.fath'; did you mean 'synergy\.faith'"):
+        theory.with_weights({"synergy.fath": 1.0})
+
+
+@pytest.mark.parametrize(
+    "weight",
+    [-0.1, -1, math.nan, math.inf, -math.inf, True, False, "1.0", None, [1.0]],
+    ids=repr,
+)
+def test_with_weights_rejects_bad_weights(theory: Theory, weight: Any) -> None:
+    with pytest.raises(TheoryError, match=r"rule synergy\.faith: weight"):
+        theory.with_weights({"synergy.faith": weight})
+
+
+def test_with_baseline(theory: Theory) -> None:
+    changed = theory.with_baseline(trust_rate=0.1, conflict_intercept=-4)
+    assert changed.baseline["trust_rate"] == 0.1
+    assert changed.baseline["conflict_intercept"] == -4.0
+    assert isinstance(changed.baseline["conflict_intercept"], float)
+    assert changed.rules == theory.rules
+    assert theory.baseline["trust_rate"] == 0.06
+    assert changed != theory
+
+
+def test_with_baseline_unknown_constant(theory: Theory) -> None:
+    with pytest.raises(
+        TheoryError,
+        match=r"baseline: unknown constant 'trust_rat'; "
+        r"did you mean 'trust_rate'\?",
+    ):
+        theory.with_baseline(trust_rat=0.1)
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, True, "0.1", None], ids=repr)
+def test_with_baseline_rejects_bad_values(theory: Theory, value: Any) -> None:
+    with pytest.raises(TheoryError, match=r"baseline\.trust_rate: "):
+        theory.with_baseline(trust_rate=value)
+
+
+def test_to_frame(theory: Theory) -> None:
+    frame = theory.to_frame()
+    assert isinstance(frame, pd.DataFrame)
+    assert list(frame.columns) == [
+        "id",
+        "context",
+        "mechanism",
+        "outcome",
+        "sign",
+        "weight",
+        "provenance",
+        "note",
+    ]
+    assert len(frame) == len(theory)
+    assert tuple(frame["id"]) == theory.ids
+    assert frame["weight"].tolist() == [r.weight for r in theory]
+    assert set(frame["sign"]) == {-1, 1}
+
+
+def test_coefficients_are_sign_times_weight(theory: Theory) -> None:
+    coefficients = theory.coefficients()
+    assert tuple(coefficients) == theory.ids
+    for rule in theory:
+        assert coefficients[rule.id] == rule.sign * rule.weight == rule.coefficient
+    assert coefficients["task.intra_conflict"] == -1.5
+    assert coefficients["synergy.high_trust"] == 2.0
+
+
+def test_to_yaml_round_trips(theory: Theory, tmp_path: Path) -> None:
+    changed = (
+        theory.without("faith.trust")
+        .with_weights({"synergy.faith": 0.3})
+        .with_baseline(trust_rate=0.07)
+    )
+    for original in (theory, changed):
+        path = tmp_path / "theory.yaml"
+        path.write_text(original.to_yaml(), encoding="utf-8")
+        loaded = load_theory(path)
+        assert loaded == original
+        assert hash(loaded) == hash(original)
+        assert loaded.name == original.name
+        assert loaded.ids == original.ids
+        assert load_theory(original.to_dict()) == original
+    assert load_theory(tmp_path / "theory.yaml") != theory
+
+
+def test_load_theory_accepts_str_paths(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text(load_theory().to_yaml(), encoding="utf-8")
+    assert load_theory(str(path)) == load_theory()
+
+
+# -- load_theory errors ------------------------------------------------------------------------
+def _set(index: int, **fields: Any) -> Callable[[dict[str, Any]], None]:
+    def mutate(data: dict[str, Any]) -> None:
+        data["rules"][index].update(fields)
+
+    return mutate
+
+
+def _duplicate(data: dict[str, Any]) -> None:
+    data["rules"].append(dict(data["rules"][5]))
+
+
+def _drop(data: dict[str, Any]) -> None:
+    data["rules"] = [r for r in data["rules"] if r["id"] != "faith.trust"]
+
+
+def _rename(data: dict[str, Any]) -> None:
+    data["rules"][0]["id"] = "synergy.high_trsut"
+
+
+def _top(data: dict[str, Any]) -> None:
+    data["rule"] = []
+
+
+def _baseline(data: dict[str, Any]) -> None:
+    data["baseline"]["trust_rat"] = 0.1
+
+
+def _extra_field(data: dict[str, Any]) -> None:
+    data["rules"][0]["wieght"] = 1.0
+
+
+# (mutation, substrings the message must contain). Rule 0 is synergy.high_trust; rule 5 is
+# task.unambitious_aims.
+BAD_THEORIES = {
+    "duplicate id": (_duplicate, ["rule task.unambitious_aims", "duplicate id"]),
+    "unknown context": (
+        _set(0, context="trsut"),
+        [
+            "rule synergy.high_trust",
+            "field 'context'",
+            "unknown context 'trsut'",
+            "did you mean 'trust'",
+        ],
+    ),
+    "unknown context far": (
+        _set(0, context="qqqqqq"),
+        ["rule synergy.high_trust", "field 'context'", "unknown context 'qqqqqq'", "allowed:"],
+    ),
+    "unknown mechanism": (
+        _set(0, mechanism="synergie"),
+        ["rule synergy.high_trust", "field 'mechanism'", "did you mean 'synergy'"],
+    ),
+    "unknown outcome": (
+        _set(0, outcome="task_achievment"),
+        ["rule synergy.high_trust", "field 'outcome'", "did you mean 'task_achievement'"],
+    ),
+    "negative weight": (
+        _set(0, weight=-0.5),
+        ["rule synergy.high_trust", "field 'weight'", "greater than or equal to 0", "-0.5"],
+    ),
+    "string weight": (_set(0, weight="2.0"), ["rule synergy.high_trust", "field 'weight'"]),
+    "sign 0": (_set(0, sign=0), ["rule synergy.high_trust", "field 'sign'", "-1 or 1"]),
+    "sign 2": (_set(0, sign=2), ["rule synergy.high_trust", "field 'sign'", "-1 or 1"]),
+    "sign -2": (_set(0, sign=-2), ["rule synergy.high_trust", "field 'sign'", "-1 or 1"]),
+    "sign string": (_set(0, sign="+1"), ["rule synergy.high_trust", "field 'sign'"]),
+    "unknown rule field": (
+        _extra_field,
+        ["rule synergy.high_trust", "field 'wieght'", "did you mean 'weight'"],
+    ),
+    "empty provenance": (_set(0, provenance=""), ["rule synergy.high_trust", "'provenance'"]),
+    "missing rule": (_drop, ["rules missing: faith.trust", "weight 0"]),
+    "unknown rule id": (
+        _rename,
+        [
+            "rule synergy.high_trsut",
+            "the engine realises no rule with this id",
+            "did you mean 'synergy.high_trust'",
+        ],
+    ),
+    "unknown top-level key": (_top, ["unknown key 'rule'", "did you mean 'rules'"]),
+    "unknown baseline constant": (
+        _baseline,
+        ["baseline: unknown constant 'trust_rat'", "did you mean 'trust_rate'"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_THEORIES))
+def test_load_theory_errors_name_rule_and_field(case: str, tmp_path: Path) -> None:
+    mutate, expected = BAD_THEORIES[case]
+    data = default_dict()
+    mutate(data)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    with pytest.raises(TheoryError) as excinfo:
+        load_theory(path)
+    message = str(excinfo.value)
+    assert message.startswith(f"{path}: ")
+    assert "\n" not in message
+    for part in expected:
+        assert part in message, (part, message)
+    # The same mistake given as a mapping gives the same message, from source 'theory'.
+    with pytest.raises(TheoryError) as excinfo:
+        load_theory(data)
+    assert str(excinfo.value).removeprefix("theory: ") == message.removeprefix(f"{path}: ")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="library bug: Rule.sign (cmo_sim/theory/_model.py:92, Literal[-1, 1]) accepts "
+    "the bool True (YAML 'sign: true' or 'sign: yes') as +1 despite strict=True",
+)
+@pytest.mark.parametrize("literal", ["true", "yes"])
+def test_bool_sign_written_in_yaml_is_rejected(literal: str, tmp_path: Path) -> None:
+    text = load_theory().to_yaml()
+    bad = re.sub(r"(?m)^(  sign: ).*$", rf"\g<1>{literal}", text, count=1)
+    assert f"sign: {literal}" in bad
+    path = tmp_path / "bad.yaml"
+    path.write_text(bad, encoding="utf-8")
+    with pytest.raises(TheoryError, match=r"rule synergy\.high_trust: field 'sign'"):
+        load_theory(path)
+
+
+@pytest.mark.parametrize("literal", [".nan", ".NaN", ".inf", "-.inf", ".Inf"])
+def test_non_finite_weight_written_in_yaml(literal: str, tmp_path: Path) -> None:
+    text = load_theory().to_yaml()
+    # Rule 0 (synergy.high_trust) is the first rule; its weight line is the first one.
+    bad = re.sub(r"(?m)^(  weight: ).*$", rf"\g<1>{literal}", text, count=1)
+    assert f"weight: {literal}" in bad
+    path = tmp_path / "bad.yaml"
+    path.write_text(bad, encoding="utf-8")
+    with pytest.raises(
+        TheoryError,
+        match=r"rule synergy\.high_trust: field 'weight': "
+        r"Input should be a finite number",
+    ):
+        load_theory(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "got"), [("- 1\n- 2\n", "list"), ("just text\n", "str"), ("", "NoneType")]
+)
+def test_non_mapping_document(text: str, got: str, tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(TheoryError, match=rf"a theory must be a mapping, got {got}"):
+        load_theory(path)
+
+
+def test_rules_must_be_a_non_empty_list() -> None:
+    for rules in ([], None, {"id": "x"}):
+        data = default_dict()
+        data["rules"] = rules
+        with pytest.raises(TheoryError, match=r"'rules' must be a non-empty list"):
+            load_theory(data)
+
+
+def test_rule_that_is_not_a_mapping() -> None:
+    data = default_dict()
+    data["rules"][3] = ["not", "a", "mapping"]
+    with pytest.raises(TheoryError, match=r"rules\[3\] must be a mapping, got list"):
+        load_theory(data)
+
+
+def test_baseline_must_be_a_mapping() -> None:
+    data = default_dict()
+    data["baseline"] = [0.1]
+    with pytest.raises(TheoryError, match=r"'baseline' must be a mapping"):
+        load_theory(data)
+
+
+def test_baseline_may_override_some_constants() -> None:
+    data = default_dict()
+    data["baseline"] = {"trust_rate": 0.09}
+    loaded = load_theory(data)
+    assert loaded.baseline["trust_rate"] == 0.09
+    assert loaded.baseline["loss_aversion"] == load_theory().baseline["loss_aversion"]
+
+
+def test_malformed_yaml_file(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: x\nrules:\n  - id: [unclosed\n    weight: 1\n", encoding="utf-8")
+    with pytest.raises(TheoryError, match=r"broken\.yaml: not valid YAML at line \d+"):
+        load_theory(path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "nowhere.yaml"
+    with pytest.raises(TheoryError, match=r"nowhere\.yaml: no such theory file"):
+        load_theory(path)
+    with pytest.raises(TheoryError, match=r"no such theory file"):
+        load_theory(tmp_path)  # a directory is not a theory file
