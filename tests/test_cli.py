@@ -1,0 +1,203 @@
+"""Tests for the ``cmo-sim`` command line, run in-process through ``cmo_sim.cli.main``."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from cmo_sim import load_theory
+from cmo_sim.cli import DEFAULT_SCENARIO, main
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ROOT / "scenarios"
+SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
+SMALL = ["--runs", "20", "--steps", "24", "--quiet"]
+
+
+def broken_scenario(tmp_path: Path) -> Path:
+    """A scenario file with one unknown key (``leadershp``), otherwise valid."""
+    data = yaml.safe_load((SCENARIOS / "voluntary_alliance.yaml").read_text(encoding="utf-8"))
+    data["leadershp"] = data.pop("leadership")
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+# -- run ------------------------------------------------------------------------------------------
+def test_run_default_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "o"
+    assert main(["run", *SMALL, "--out", str(out)]) == 0
+    printed = capsys.readouterr()
+    assert "20 runs, 24 months, seed 0" in printed.out
+    assert DEFAULT_SCENARIO["name"] in printed.out
+    for column in ("dissolved", "by_trust", "by_faith", "performance", "trust_final"):
+        assert column in printed.out
+    assert printed.err == ""  # --quiet: no progress bar
+
+    summary = pd.read_parquet(out / "results" / "summary.parquet")
+    assert len(summary) == 20
+    assert set(summary["scenario"]) == {DEFAULT_SCENARIO["name"]}
+    table = pd.read_csv(out / "summary_by_scenario.csv", index_col="scenario")
+    assert list(table.index) == [DEFAULT_SCENARIO["name"]]
+    assert table.loc[DEFAULT_SCENARIO["name"], "runs"] == 20
+    assert 0.0 <= table.loc[DEFAULT_SCENARIO["name"], "dissolved"] <= 1.0
+    png = (out / "trajectories.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert len(png) > 1000
+
+
+def test_run_is_reproducible(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tables = []
+    for name in ("a", "b"):
+        assert main(["run", *SMALL, "--seed", "7", "--out", str(tmp_path / name)]) == 0
+        capsys.readouterr()
+        tables.append(pd.read_csv(tmp_path / name / "summary_by_scenario.csv"))
+    pd.testing.assert_frame_equal(tables[0], tables[1])
+
+
+def test_run_two_scenarios(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    files = [SCENARIOS / "voluntary_alliance.yaml", SCENARIOS / "mandated_merger.yaml"]
+    out = tmp_path / "o"
+    assert main(["run", *map(str, files), *SMALL, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "40 runs" in printed
+    assert "voluntary_alliance" in printed
+    assert "mandated_merger" in printed
+    table = pd.read_csv(out / "summary_by_scenario.csv", index_col="scenario")
+    assert list(table.index) == ["voluntary_alliance", "mandated_merger"]
+    assert table["runs"].tolist() == [20, 20]
+
+
+def test_run_broken_scenario_fails_cleanly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = broken_scenario(tmp_path)
+    out = tmp_path / "o"
+    assert main(["run", str(bad), *SMALL, "--out", str(out)]) == 1
+    printed = capsys.readouterr()
+    lines = printed.err.strip().splitlines()
+    assert len(lines) == 1, printed.err
+    assert lines[0].startswith("cmo-sim: error: ")
+    assert str(bad) in lines[0]
+    assert "leadershp" in lines[0]
+    assert "Traceback" not in printed.err
+    assert printed.out == ""
+    assert not out.exists()
+
+
+def test_run_broken_theory_fails_cleanly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = load_theory().to_dict()
+    data["rules"][0]["weight"] = -1.0
+    theory = tmp_path / "theory.yaml"
+    theory.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    out = tmp_path / "o"
+    assert main(["run", *SMALL, "--theory", str(theory), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "synergy.high_trust" in err and "'weight'" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--runs", "0"), ("--runs", "-3"), ("--runs", "many"), ("--steps", "0"), ("--seed", "-1")],
+)
+def test_bad_numbers_are_usage_errors(
+    option: str, value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as excinfo:
+        main(["run", option, value, "--out", str(tmp_path / "o")])
+    assert excinfo.value.code != 0
+    err = capsys.readouterr().err
+    assert "usage: cmo-sim run" in err
+    assert f"argument {option}" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_missing_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as excinfo:
+        main([])
+    assert excinfo.value.code != 0
+    assert "usage: cmo-sim" in capsys.readouterr().err
+
+
+# -- theory show ---------------------------------------------------------------------------------
+def test_theory_show(capsys: pytest.CaptureFixture[str]) -> None:
+    theory = load_theory()
+    assert main(["theory", "show"]) == 0
+    printed = capsys.readouterr().out
+    for rule_id in theory.ids:
+        assert rule_id in printed
+    assert f"{len(theory)} rules ({theory.name})" in printed
+    assert "provenance" not in printed
+    assert "Table 3" not in printed
+
+
+def test_theory_show_provenance(capsys: pytest.CaptureFixture[str]) -> None:
+    theory = load_theory()
+    assert main(["theory", "show", "--provenance"]) == 0
+    printed = capsys.readouterr().out
+    assert "provenance" in printed
+    for rule in theory:
+        assert rule.id in printed
+        # Long provenances are cut at 90 characters; their start is always shown.
+        assert rule.provenance[:60] in printed
+    assert f"{len(theory)} rules" in printed
+
+
+def test_theory_show_custom_theory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = load_theory().without("faith.trust").to_dict()
+    data["name"] = "my-ablation"
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    assert main(["theory", "show", "--theory", str(path)]) == 0
+    printed = capsys.readouterr().out
+    assert "(my-ablation)" in printed
+    row = next(line for line in printed.splitlines() if line.strip().startswith("faith.trust"))
+    assert row.split()[-1] == "0.0"
+
+
+# -- scenario check ------------------------------------------------------------------------------
+def test_scenario_check_shipped(capsys: pytest.CaptureFixture[str]) -> None:
+    assert len(SHIPPED) >= 16
+    assert main(["scenario", "check", *map(str, SHIPPED)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == len(SHIPPED)
+    for path, line in zip(SHIPPED, lines, strict=True):
+        assert line.startswith("ok ")
+        assert str(path) in line
+
+
+def test_scenario_check_broken(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = broken_scenario(tmp_path)
+    good = SCENARIOS / "buddying.yaml"
+    assert main(["scenario", "check", str(good), str(bad)]) == 1
+    printed = capsys.readouterr()
+    lines = printed.out.strip().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("ok ") and str(good) in lines[0]
+    assert lines[1].startswith("FAIL ")
+    assert str(bad) in lines[1]
+    assert "leadershp" in lines[1]
+    assert "did you mean 'leadership'" in lines[1]
+    assert "Traceback" not in printed.out + printed.err
+
+
+# -- the installed console script ----------------------------------------------------------------
+def test_console_script_help() -> None:
+    script = Path(sys.executable).parent / "cmo-sim"
+    command = str(script) if script.exists() else shutil.which("cmo-sim")
+    assert command is not None, "the cmo-sim console script is not installed"
+    done = subprocess.run([command, "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "usage: cmo-sim" in done.stdout
+    for command_name in ("run", "theory", "scenario"):
+        assert command_name in done.stdout
