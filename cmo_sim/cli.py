@@ -18,7 +18,9 @@ __all__ = ["DEFAULT_SCENARIO", "main", "summary_table"]
 #: at its typical value (0.5; history and ambition bias neutral).
 DEFAULT_SCENARIO = {
     "name": "typical_voluntary_dyad",
-    "description": "Two similar mid-size organisations in a voluntary partnership, typical contexts.",
+    "description": (
+        "Two similar mid-size organisations in a voluntary partnership, typical contexts."
+    ),
     "members": [{"name": "A", "size": 1500}, {"name": "B", "size": 1200}],
 }
 

@@ -157,8 +157,11 @@ def _scenario_arrays(scenario: Scenario, n_members: int) -> tuple[dict[str, Any]
             else:
                 current[key] = float(value)
         timeline.append(
-            (event.step, {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in current.items()},
-             {_base(k) for k in event.changes})
+            (
+                event.step,
+                {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in current.items()},
+                {_base(k) for k in event.changes},
+            )
         )
     return values, timeline
 

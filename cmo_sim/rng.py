@@ -57,9 +57,9 @@ def normalise_seed(seed: int | np.random.SeedSequence | np.random.Generator) -> 
     if isinstance(seed, bool):
         raise ValueError(f"seed: {seed!r} is not an integer (allowed: int >= 0)")
     if isinstance(seed, int | np.integer):
-        if seed < 0:
-            raise ValueError(f"seed: {seed} is negative (allowed: int >= 0)")
-        return int(seed) & _MASK
+        if not 0 <= seed <= _MASK:
+            raise ValueError(f"seed: {seed} is out of range (allowed: 0 .. 2**64 - 1)")
+        return int(seed)
     if isinstance(seed, np.random.SeedSequence):
         return int(seed.generate_state(2, dtype=np.uint64)[0])
     if isinstance(seed, np.random.Generator):

@@ -91,7 +91,8 @@ def test_states_stay_in_range_and_dissolution_is_absorbing(scenario, theory, rep
         for f in dataclasses.fields(state):
             if f.name in ("success", "step_conflicts", "achievement"):
                 continue
-            assert np.array_equal(getattr(state, f.name)[gone], getattr(before, f.name)[gone]), f.name
+            now, then = getattr(state, f.name)[gone], getattr(before, f.name)[gone]
+            assert np.array_equal(now, then), f.name
         assert not state.success[gone].any() and (state.step_conflicts[gone] == 0).all()
         assert (state.achievement[gone] == 0).all()
 
@@ -140,7 +141,9 @@ def test_a_run_is_the_same_alone_and_in_any_batch():
         assert alone.final.performance[0] == shuffled.final.performance[k]
         for name in ("synergy", "performance", "conflict_events"):
             assert np.array_equal(alone.trajectories[name][0], shuffled.trajectories[name][k])
-        assert np.array_equal(alone.trajectories["trust"][0], shuffled.trajectories["trust"][k, :, :n])
+        assert np.array_equal(
+            alone.trajectories["trust"][0], shuffled.trajectories["trust"][k, :, :n]
+        )
         # The same run inside the compiled (unshuffled, 8-wide) simulate() batch.
         row = batch.summary.iloc[r]
         assert row["performance"] == alone.final.performance[0]
@@ -195,7 +198,9 @@ def test_ablating_a_contexts_rules_makes_it_inert(context):
         lo, hi = field_bounds(context)
         low = TYPICAL.with_values({context: lo + 0.05 * (hi - lo)})
         high = TYPICAL.with_values({context: hi - 0.05 * (hi - lo)})
-    columns = ["dissolved_at", "performance", "conflicts", "successes", "trust_final", "faith_final"]
+    columns = [
+        "dissolved_at", "performance", "conflicts", "successes", "trust_final", "faith_final"
+    ]
     full = cmo_sim.simulate([low.with_values({"name": "low"}), high.with_values({"name": "high"})],
                            runs=200, steps=60, seed=11)
     s = full.summary

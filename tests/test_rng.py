@@ -206,3 +206,9 @@ def test_normalise_seed_generator() -> None:
 def test_normalise_seed_rejects(seed: Any) -> None:
     with pytest.raises(ValueError, match=r"^seed: "):
         normalise_seed(seed)
+
+
+def test_seeds_beyond_64_bits_are_rejected_not_wrapped() -> None:
+    assert normalise_seed(2**64 - 1) == 2**64 - 1
+    with pytest.raises(ValueError, match="seed"):
+        normalise_seed(2**64)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -485,11 +486,6 @@ def test_load_theory_errors_name_rule_and_field(case: str, tmp_path: Path) -> No
     assert str(excinfo.value).removeprefix("theory: ") == message.removeprefix(f"{path}: ")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: Rule.sign (cmo_sim/theory/_model.py:92, Literal[-1, 1]) accepts "
-    "the bool True (YAML 'sign: true' or 'sign: yes') as +1 despite strict=True",
-)
 @pytest.mark.parametrize("literal", ["true", "yes"])
 def test_bool_sign_written_in_yaml_is_rejected(literal: str, tmp_path: Path) -> None:
     text = load_theory().to_yaml()
@@ -570,3 +566,15 @@ def test_missing_file(tmp_path: Path) -> None:
         load_theory(path)
     with pytest.raises(TheoryError, match=r"no such theory file"):
         load_theory(tmp_path)  # a directory is not a theory file
+
+
+def test_numpy_number_weights_are_accepted_and_bool_rejected() -> None:
+    theory = load_theory()
+    changed = theory.with_weights(
+        {"synergy.faith": np.int64(2), "task.evaluation": np.float32(0.5)}
+    )
+    assert changed.rule("synergy.faith").weight == 2.0
+    assert changed.rule("task.evaluation").weight == 0.5
+    assert changed.with_baseline(trust_rate=np.float32(0.25)).baseline["trust_rate"] == 0.25
+    with pytest.raises(TheoryError, match="synergy.faith"):
+        theory.with_weights({"synergy.faith": np.bool_(True)})

@@ -25,6 +25,10 @@ __all__ = [
     "initial_faith",
     "initial_trust",
     "intra_conflict_change",
+    "many",
+    "margmax",
+    "mmax",
+    "mmin",
     "msum",
     "nudge",
     "power",
@@ -61,6 +65,41 @@ def msum(x: np.ndarray) -> np.ndarray:
     for k in range(1, x.shape[-1]):
         acc += x[..., k]
     return acc
+
+
+def mmax(x: np.ndarray) -> np.ndarray:
+    """Maximum over the last (member) axis by a loop: faster than numpy on short axes."""
+    acc = x[..., 0].copy()
+    for k in range(1, x.shape[-1]):
+        np.maximum(acc, x[..., k], out=acc)
+    return acc
+
+
+def mmin(x: np.ndarray) -> np.ndarray:
+    """Minimum over the last (member) axis by a loop."""
+    acc = x[..., 0].copy()
+    for k in range(1, x.shape[-1]):
+        np.minimum(acc, x[..., k], out=acc)
+    return acc
+
+
+def many(x: np.ndarray) -> np.ndarray:
+    """Logical or over the last (member) axis by a loop."""
+    acc = x[..., 0].copy()
+    for k in range(1, x.shape[-1]):
+        acc |= x[..., k]
+    return acc
+
+
+def margmax(x: np.ndarray) -> np.ndarray:
+    """Index of the first maximum over the last axis (as ``np.argmax``), by a loop."""
+    best = x[..., 0].copy()
+    index = np.zeros(best.shape, dtype=np.int64)
+    for k in range(1, x.shape[-1]):
+        better = x[..., k] > best
+        index[better] = k
+        np.maximum(best, x[..., k], out=best)
+    return index
 
 
 def nudge(x: np.ndarray, delta: np.ndarray) -> np.ndarray:
@@ -166,7 +205,7 @@ def ambition(trust_given, present_active, k, ambition_bias, a: Coef, b: Coef) ->
         - b["complexity_trust_requirement"] * (k - 0.5)[:, None]
     )
     tolerance = np.where(present_active, tolerance, np.inf)
-    agreed = tolerance.min(axis=1)
+    agreed = mmin(tolerance)
     agreed = np.where(np.isfinite(agreed), agreed, 0.5)
     return np.clip(agreed + b["ambition_bias_scale"] * ambition_bias, 0.0, 1.0)
 
@@ -279,7 +318,8 @@ def trust_change(ctx, *, success, failure, ambition_level, comm, dom, constructi
     sharing = (
         rate * a["power.unequal_resources"] * 2.0 * _c(ctx.resource_equality) * ambition_level
     )
-    delta = delta + combative[:, None, None] * lead_mask + (sharing * success)[:, None, None] * top_mask
+    delta = delta + combative[:, None, None] * lead_mask
+    delta = delta + (sharing * success)[:, None, None] * top_mask
     return delta
 
 

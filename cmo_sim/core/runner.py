@@ -42,7 +42,8 @@ def validate_record(record: Record, steps: int) -> int | None:
         return 1
     if isinstance(record, bool) or not isinstance(record, int | np.integer):
         raise ValueError(
-            f"record: {record!r} is not allowed (allowed: 'summary', 'trajectory', or an int k >= 1)"
+            f"record: {record!r} is not allowed "
+            "(allowed: 'summary', 'trajectory', or an int k >= 1)"
         )
     if record < 1:
         raise ValueError(f"record: {record} is not allowed (every k steps needs k >= 1)")
@@ -87,7 +88,7 @@ def _put(full: State, rows: np.ndarray, part: State) -> State:
 
 
 #: The working set is compacted when fewer than this share of its runs are still in place.
-COMPACT_BELOW = 0.8
+COMPACT_BELOW = 0.95
 
 
 def run(params: Params, steps: int, record: Record = "summary") -> RunOutput:

@@ -153,7 +153,7 @@ def step(state: State, params: Params, t: int) -> State:
 
     # Trust: the trust-building loop, power, leadership, communication, resolutions.
     p_masked = np.where(active, p, -np.inf)
-    top = np.argmax(p_masked, axis=1)
+    top = m.margmax(p_masked)
     top_mask = (np.arange(n)[None, :] == top[:, None])[:, None, :].astype(np.float64)
     lead_mask = is_lead[:, None, :].astype(np.float64)
     delta = m.trust_change(
@@ -190,14 +190,18 @@ def step(state: State, params: Params, t: int) -> State:
     exit_shock = state.exit_shock * b["exit_shock_decay"] + n_leaving * (
         a["conflict.improper_cessation"] * (1.0 - ctx.exit_handling)
     )
-    run_cause = np.where(by_trust.any(axis=1), CAUSE_TRUST, CAUSE_FAITH).astype(np.int8)
+    run_cause = np.where(m.many(by_trust), CAUSE_TRUST, CAUSE_FAITH).astype(np.int8)
     exit_code = np.where(by_trust, CAUSE_TRUST, np.where(by_faith, CAUSE_FAITH, CAUSE_NONE))
-    dominated = ((dom > b["domination_threshold"]).any(axis=(1, 2))) & alive
+    dominated = m.many(m.many(dom > b["domination_threshold"])) & alive
     step_conflicts = m.msum(conflict.astype(np.int64)) if conflict.shape[1] else np.zeros_like(
         state.conflicts
     )
 
+    all_alive = bool(alive.all())
+
     def keep_dead(new, old):
+        if all_alive:
+            return new
         mask = alive if new.ndim == 1 else alive.reshape((-1,) + (1,) * (new.ndim - 1))
         return np.where(mask, new, old)
 
@@ -228,5 +232,5 @@ def step(state: State, params: Params, t: int) -> State:
         successes=state.successes + success,
         failures=state.failures + failure,
         dominations=state.dominations + dominated,
-        exits=state.exits + leaving.sum(axis=1),
+        exits=state.exits + m.msum(leaving.astype(np.int64)),
     )

@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -81,7 +82,10 @@ OUTCOMES: frozenset[str] = frozenset(
 
 
 class Rule(BaseModel):
-    """One CMO configuration: raising ``context`` moves ``outcome`` by ``sign`` via ``mechanism``."""
+    """One CMO configuration: raising ``context`` moves ``outcome`` by ``sign``, via ``mechanism``.
+
+    ``weight`` (>= 0) is the strength; the engine applies ``sign * weight``.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
 
@@ -94,10 +98,18 @@ class Rule(BaseModel):
     provenance: str = Field(min_length=1)
     note: str = ""
 
+    @field_validator("sign", mode="before")
+    @classmethod
+    def _integer_sign(cls, value: Any) -> Any:
+        # YAML reads 'true' / 'yes' as a bool, which pydantic would take as 1.
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{value!r} is not allowed (allowed: 1 or -1)")
+        return value
+
     @field_validator("weight", mode="before")
     @classmethod
     def _int_weight(cls, value: Any) -> Any:
-        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        return _as_float(value)
 
     @field_validator("context")
     @classmethod
@@ -118,6 +130,15 @@ class Rule(BaseModel):
     def coefficient(self) -> float:
         """The signed strength the engine applies: ``sign * weight``."""
         return self.sign * self.weight
+
+
+def _as_float(value: Any) -> Any:
+    """Python and numpy ints and floats as float; anything else unchanged (then rejected)."""
+    if isinstance(value, bool | np.bool_):
+        return value
+    if isinstance(value, int | float | np.integer | np.floating):
+        return float(value)
+    return value
 
 
 def _known(value: str, allowed: frozenset[str], what: str) -> str:
@@ -197,9 +218,10 @@ class Theory:
 
     def with_weights(self, weights: Mapping[str, float]) -> Theory:
         """A copy with the given rules' weights replaced; unknown ids or bad weights raise."""
+        weights = {key: _as_float(value) for key, value in weights.items()}
         for rule_id, weight in weights.items():
             self.rule(rule_id)
-            if isinstance(weight, bool) or not isinstance(weight, int | float):
+            if not isinstance(weight, float):
                 raise TheoryError(f"rule {rule_id}: weight {weight!r} is not a number")
             if not math.isfinite(weight) or weight < 0:
                 raise TheoryError(
@@ -215,9 +237,10 @@ class Theory:
         """A copy with baseline constants replaced (names must exist; values finite)."""
         baseline = dict(self._baseline)
         for key, value in values.items():
+            value = _as_float(value)
             if key not in baseline:
                 raise TheoryError(f"baseline: unknown constant '{key}'{closest(key, baseline)}")
-            if isinstance(value, bool) or not isinstance(value, int | float):
+            if not isinstance(value, float):
                 raise TheoryError(f"baseline.{key}: {value!r} is not a number")
             if not math.isfinite(value):
                 raise TheoryError(f"baseline.{key}: {value!r} is not finite")
