@@ -36,6 +36,9 @@ def timed_run(scenario: dict, runs: int, steps: int) -> tuple[float, cmo_sim.Res
 
 
 def memory_child(runs: int, steps: int) -> None:
+    import pandas  # noqa: F401  (count library imports before the simulation starts)
+    import xarray  # noqa: F401
+
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     res = cmo_sim.simulate(cmo_sim.load_scenario(DYAD), runs=runs, steps=steps, seed=0)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -86,10 +89,10 @@ def main() -> None:
         capture_output=True, text=True, check=True,
     )
     mem = json.loads(out.stdout)
-    peak_gib = mem["peak_kib"] / 2**20
+    peak_mib, import_mib = mem["peak_kib"] / 1024, mem["after_import_kib"] / 1024
     print(f"  peak resident memory, {runs} dyads x {steps} steps (own process): "
-          f"{peak_gib:.2f} GiB ({peak_gib / 2:.2f}x the 2 GiB budget; "
-          f"{mem['after_import_kib'] / 2**20:.2f} GiB after imports)")
+          f"{peak_mib:.0f} MiB ({peak_mib / 2048:.2f}x the 2 GiB budget; "
+          f"{import_mib:.0f} MiB of it after imports, before simulating)")
 
     print("linearity (time ratios; 2.00 is linear)")
     base_n = max(runs // 8, 1000)
