@@ -510,7 +510,7 @@ def load_scenario(source: str | Path | Mapping[str, Any] | Scenario) -> Scenario
         raise ScenarioError(f"{path}: no such scenario file")
     try:
         text = path.read_text(encoding="utf-8")
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        data = _safe_load_strict(text)
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{path}: cannot read the file ({exc})") from None
     except yaml.YAMLError as exc:
@@ -525,6 +525,15 @@ def load_scenario(source: str | Path | Mapping[str, Any] | Scenario) -> Scenario
     if isinstance(data, Mapping) and "name" not in data:
         data = {"name": path.stem, **data}
     return _validate(data, source=str(path))
+
+
+def _safe_load_strict(text: str) -> Any:
+    """Parse one YAML document with the safe, duplicate-key-rejecting loader."""
+    loader = _StrictLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 class _StrictLoader(yaml.SafeLoader):
