@@ -1,0 +1,948 @@
+"""``PartnershipModel``: the Mesa reference engine, and ``run_abm`` over a Params batch.
+
+One model is one run: a partnership of :class:`~cmo_sim.abm.agents.Organisation` agents over
+months. Each month every member decides from the previous state, then all decisions take effect
+together (synchronous update), in the order of the numpy step (:func:`cmo_sim.core.step.step`):
+timeline, functioning and synergy, ambition, task, conflict, trust / faith / intra-organisational
+conflict / culture, shared vision, exits and dissolution. The contexts of each month come from a
+one-run :class:`~cmo_sim.params.Params` and the random draws from :func:`cmo_sim.rng.uniform` with
+the numpy engine's ``(step, stream, i, j)`` counters, so both engines give the same run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from os import PathLike
+from typing import Any
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from cmo_sim.abm.agents import (
+    FAITH_TERMS,
+    TRUST_TERMS,
+    Organisation,
+    centred,
+    clip,
+    lower,
+    nudge,
+    ordered_sum,
+    sigmoid,
+    upper,
+)
+from cmo_sim.core.mechanisms import TYPICAL_SIZE_NORM
+from cmo_sim.core.runner import Record, RunOutput, record_steps, validate_record
+from cmo_sim.core.state import CAUSE_FAITH, CAUSE_NAMES, CAUSE_NONE, CAUSE_TRUST, State
+from cmo_sim.params import CONTEXT_NAMES, MEMBER_NAMES, Params, compile_params
+from cmo_sim.rng import Stream, uniform
+from cmo_sim.scenario import Scenario, load_scenario
+from cmo_sim.theory import Theory, load_theory
+
+__all__ = ["EVENT_COLUMNS", "Outlook", "PartnershipModel", "run_abm"]
+
+#: Columns of the event log (:meth:`PartnershipModel.events_frame`).
+EVENT_COLUMNS = (
+    "step", "mechanism", "outcome", "member", "partner", "members", "rules",
+    "d_trust", "d_faith", "d_synergy", "value", "threshold", "driver", "detail",
+)
+_NAN = float("nan")
+#: Rules whose effects a task outcome carries (the event log cites them).
+_TASK_RULES = {
+    True: "trust.success_loop, faith.achievement_loop, power.unequal_resources",
+    False: "trust.failure_loop, faith.achievement_loop, conflict.task_failure",
+}
+_CONFLICT_RULES = (
+    "conflict.accountability, conflict.slow_pace, conflict.cultural_compatibility, "
+    "conflict.shared_vision, conflict.lack_of_shared_vision, conflict.task_failure, "
+    "conflict.information_exchange, conflict.dominance, conflict.workforce_churn, "
+    "conflict.flexibility, communication.conflicting_cultures, conflict.improper_cessation"
+)
+_RESOLUTION_RULES = {
+    True: "trust.constructive_resolution",
+    False: "trust.destructive_resolution, conflict.accountability, faith.destructive_conflict",
+}
+_EXIT_RULES = {CAUSE_TRUST: "dissolution.critical_trust", CAUSE_FAITH: "dissolution.faith_collapse"}
+
+
+@dataclass
+class Outlook:
+    """What every member sees in month ``t``, and the month's partnership-level outcomes.
+
+    Derived from the previous state; the outcomes (synergy, ambition, task, conflicts) are
+    filled in as the month is settled.
+
+    Pair-keyed mappings use member indices: ``communication[(i, j)]`` is i's communication
+    towards j for active ``i != j``; conflict pairs are ``(i, j)`` with ``i < j``.
+    """
+
+    t: int
+    ctx: dict[str, float]
+    active: list[Organisation]
+    count: float
+    size_norm: dict[int, float]
+    power: dict[int, float]
+    top: int
+    complexity: float
+    communication: dict[tuple[int, int], float]
+    trust_given: dict[int, float]
+    mean_trust: float
+    mean_comm: float
+    mean_faith: float
+    vision: float
+    synergy_before: float
+    faith_before: dict[int, float]
+    synergy: float = _NAN
+    ambition: float = _NAN
+    p_success: float = _NAN
+    success: bool = False
+    conflicts: list[tuple[int, int]] = field(default_factory=list)
+    constructive_pairs: set[tuple[int, int]] = field(default_factory=set)
+    destructive_pairs: set[tuple[int, int]] = field(default_factory=set)
+    culture_centre: float = _NAN
+    culture_pull: float = 0.0
+
+    def dominance(self, member: Organisation, partner: Organisation) -> float:
+        """Dominance ``member`` feels from ``partner``: ``max(0, p_partner - p_member)``."""
+        return max(self.power[partner.index] - self.power[member.index], 0.0)
+
+
+class PartnershipModel(mesa.Model):
+    """One partnership over months: Organisation agents under the programme theory's rules.
+
+    Parameters
+    ----------
+    scenario : Scenario, path or mapping
+        The partnership's contexts (anything :func:`cmo_sim.load_scenario` accepts).
+    theory : Theory or path, optional
+        The programme theory; the review's default when omitted.
+    seed : int, numpy SeedSequence or Generator
+        With ``replicate``, the key of the run's counter-based random streams.
+    replicate : int
+        Replicate index: ``(seed, replicate)`` gives the same run as replicate ``replicate`` of
+        :func:`cmo_sim.simulate` with this seed.
+    steps : int
+        Months to run; ``running`` turns False after them or at dissolution.
+    params : Params, optional
+        A one-run Params to run instead of compiling ``scenario`` (what :meth:`from_params`
+        passes); then ``scenario``, ``theory``, ``seed`` and ``replicate`` must be left out.
+    collect : bool
+        Keep a Mesa :class:`~mesa.DataCollector` (model and agent reporters every month).
+
+    Attributes
+    ----------
+    members : list of Organisation
+        The member agents in member order (also in ``model.agents``).
+    synergy, vision, ambition, achievement, performance, exit_shock : float
+        Partnership state (inertia is ``1 - synergy``).
+    dissolved : bool
+        Absorbing; with ``dissolved_at`` (month, -1 never) and ``cause`` (``CAUSE_*`` code).
+    counters : dict of str to int
+        Cumulative events: conflicts, constructive, destructive, successes, failures,
+        dominations, exits.
+    events : list of dict
+        The event log (see :meth:`events_frame`).
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario | str | PathLike | Mapping | None = None,
+        *,
+        theory: Theory | str | PathLike | None = None,
+        seed: Any = 0,
+        replicate: int = 0,
+        steps: int = 120,
+        params: Params | None = None,
+        collect: bool = True,
+    ) -> None:
+        if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 1:
+            raise ValueError(f"steps: {steps!r} is not allowed (an int >= 1)")
+        if params is None:
+            if scenario is None:
+                raise ValueError("scenario: a scenario is needed (or a one-run params)")
+            scenario = load_scenario(scenario)
+            if isinstance(replicate, bool) or not isinstance(replicate, int | np.integer) or (
+                replicate < 0
+            ):
+                raise ValueError(f"replicate: {replicate!r} is not allowed (an int >= 0)")
+            if theory is None or isinstance(theory, str | PathLike):
+                theory = load_theory(theory)
+            elif not isinstance(theory, Theory):
+                raise ValueError(f"theory: {theory!r} is not a Theory or a path to a theory file")
+            params = compile_params([scenario], replicates=[int(replicate)], seed=seed,
+                                    theory=theory)
+            names = [m.name or f"member {i}" for i, m in enumerate(scenario.members)]
+        else:
+            if scenario is not None or theory is not None or seed != 0 or replicate != 0:
+                raise ValueError(
+                    "params: give either a scenario (with theory, seed, replicate) or a "
+                    "one-run params, not both"
+                )
+            if params.n_runs != 1:
+                raise ValueError(
+                    f"params: {params.n_runs} runs given (a model is one run: use "
+                    "PartnershipModel.from_params(params, run_index))"
+                )
+            names = [f"member {i}" for i in range(int(params.present[0].sum()))]
+        super().__init__(seed=int(params.keys[0]))
+        self.params = params
+        self.horizon = int(steps)
+        self.coef: dict[str, float] = dict(params.coef)
+        self.base: dict[str, float] = dict(params.baseline)
+        self.lead = int(params.lead[0])
+        self.scenario_name = params.scenario_names[int(params.scenario[0])] if (
+            params.scenario_names
+        ) else "scenario"
+        self.replicate = int(params.replicate[0])
+        self._keys = params.keys
+        # A context that is also state (shared vision, culture) is reset at its schedule steps.
+        self._reset_steps = {
+            name: frozenset(int(s) for s in params.schedules[name].steps[0])
+            for name in ("shared_vision", "culture") if name in params.schedules
+        }
+        self._static_contexts = None if params.schedules else self._read_contexts(0)
+        self.events: list[dict[str, Any]] = []
+        self._initialise(names)
+        self.datacollector = self._data_collector() if collect else None
+        if self.datacollector is not None:
+            self.datacollector.collect(self)
+
+    @classmethod
+    def from_params(
+        cls, params: Params, run_index: int = 0, steps: int = 120, *, collect: bool = True
+    ) -> PartnershipModel:
+        """The model of run ``run_index`` of a compiled Params batch (same keys, same contexts).
+
+        Members are the run's real (not padding) members; member names are ``"member i"``.
+        """
+        if not 0 <= run_index < params.n_runs:
+            raise ValueError(
+                f"run_index: {run_index} is out of range (0 .. {params.n_runs - 1})"
+            )
+        return cls(params=params.take(np.array([run_index])), steps=steps, collect=collect)
+
+    # -- contexts ---------------------------------------------------------------------------------
+    def _read_contexts(self, t: int) -> tuple[dict[str, float], list[dict[str, float]]]:
+        """Partnership contexts and each member's attributes in force at month ``t``."""
+        values = self.params.contexts_at(t).values
+        ctx = {name: float(values[name][0]) for name in CONTEXT_NAMES}
+        n = int(self.params.present[0].sum())
+        rows = {name: values[name][0].tolist() for name in MEMBER_NAMES}
+        attributes = [{name: rows[name][i] for name in MEMBER_NAMES} for i in range(n)]
+        return ctx, attributes
+
+    def _contexts(self, t: int) -> tuple[dict[str, float], list[dict[str, float]]]:
+        if self._static_contexts is not None:
+            return self._static_contexts
+        return self._read_contexts(t)
+
+    # -- initial state ----------------------------------------------------------------------------
+    def _initialise(self, names: list[str]) -> None:
+        """Initial trust, faith and partnership state (month 0 contexts, initial draws).
+
+        Rules: trust.successful_history, trust.failed_history, trust.legal_agreements,
+        power.mandated_imbalance, power.size_domination, entry.competitive_threat (initial
+        trust); faith.stakeholder_involvement, faith.authenticity (initial faith).
+        """
+        a, b = self.coef, self.base
+        ctx, attributes = self._contexts(0)
+        n = len(attributes)
+        level = (
+            b["trust_initial"]
+            + a["trust.successful_history"] * max(ctx["history"], 0.0)
+            + a["trust.failed_history"] * min(ctx["history"], 0.0)
+            + a["trust.legal_agreements"] * centred(ctx["formalisation"])
+            + a["power.mandated_imbalance"] * b["mandate_initial_trust"] * ctx["mandated"]
+            + a["entry.competitive_threat"] * ctx["threat"]
+        )
+        faith_level = b["faith_initial"] + b["faith_initial_context"] * (
+            a["faith.stakeholder_involvement"] * centred(ctx["stakeholder_involvement"])
+            + a["faith.authenticity"] * centred(ctx["authenticity"])
+        )
+        self.members: list[Organisation] = []
+        for i in range(n):
+            noise = self._draw(0, Stream.INITIAL_FAITH, i, 0)
+            faith = clip(faith_level + b["faith_initial_noise"] * (2.0 * noise - 1.0), 0.02, 0.98)
+            member = Organisation(
+                self, i, names[i], trust={}, faith=faith, intra_conflict=b["intra_initial"],
+                culture=attributes[i]["culture"], attributes=attributes[i],
+            )
+            self.members.append(member)
+        lead_bonus = -a["power.mandated_imbalance"] * b["lead_power_bonus"] * ctx["mandated"]
+        power = {m.index: m.power(lead_bonus) for m in self.members}
+        for member in self.members:
+            for partner in self.members:
+                if partner is member:
+                    continue
+                dominance = max(power[partner.index] - power[member.index], 0.0)
+                noise = self._draw(0, Stream.INITIAL_TRUST, member.index, partner.index)
+                trust = (
+                    level
+                    + a["power.size_domination"] * b["dominance_initial_trust"] * dominance
+                    + b["trust_initial_noise"] * (2.0 * noise - 1.0)
+                )
+                member.trust[partner.index] = clip(trust, 0.02, 0.98)
+        self.vision = ctx["shared_vision"]
+        self.synergy = b["synergy_initial"]
+        self.ambition = 0.0
+        self.achievement = 0.0
+        self.performance = 0.0
+        self.exit_shock = 0.0
+        self.success = False
+        self.step_conflicts = 0
+        self.dissolved = False
+        self.dissolved_at = -1
+        self.cause = CAUSE_NONE
+        self.counters = dict.fromkeys(
+            ("conflicts", "constructive", "destructive", "successes", "failures",
+             "dominations", "exits"), 0,
+        )
+        self.synergy_sum = 0.0
+        self.alive_steps = 0
+        self._previous_contexts = (
+            {name: float(self.params.contexts.values[name][0]) for name in CONTEXT_NAMES},
+            [{name: float(self.params.contexts.values[name][0, i]) for name in MEMBER_NAMES}
+             for i in range(n)],
+        )
+
+    def _draw(self, t: int, stream: Stream, i: int = 0, j: int = 0) -> float:
+        """One uniform draw of this run at counter ``(t, stream, i, j)``."""
+        return float(uniform(self._keys, t, stream, i, j)[0])
+
+    # -- one month --------------------------------------------------------------------------------
+    def step(self) -> None:
+        """Advance the partnership by one month (a dissolved one only clears its monthly events)."""
+        t = self.steps - 1  # Mesa counts the steps taken, this one included
+        if self.dissolved:
+            self.achievement, self.step_conflicts, self.success = 0.0, 0, False
+        else:
+            ctx = self.timeline(t)
+            view = self.observe(t, ctx)
+            self.synergy_and_inertia(view)
+            self.agree_ambition(view)
+            self.task_attempt(view)
+            self.conflict_and_resolution(view)
+            next_vision = self.combative_leadership_and_vision(view)
+            self.prepare_cultural_integration(view)
+            deciding = self.agents.select(lambda member: member.active)
+            deciding.do("decide", view)
+            self._log_month(view)
+            deciding.do("apply")
+            self.vision = next_vision
+            self.power_and_domination(view)
+            self.exit_and_dissolution(view)
+            self.synergy_sum += self.synergy
+            self.alive_steps += 1
+        if self.datacollector is not None:
+            self.datacollector.collect(self)
+        self.running = not self.dissolved and self.steps < self.horizon
+
+    def timeline(self, t: int) -> tuple[dict[str, float], list[dict[str, float]]]:
+        """Scheduled context changes take effect at their month (scenario ``timeline``).
+
+        Members' attributes are updated; the contexts that are also state (shared vision,
+        culture) are reset to their scheduled values at the steps of their schedule, as the
+        numpy step does. Returns the contexts in force this month.
+        """
+        ctx, attributes = self._contexts(t)
+        for member in self.members:
+            member.attributes = attributes[member.index]
+        if t in self._reset_steps.get("shared_vision", ()):
+            self.vision = ctx["shared_vision"]
+        if t in self._reset_steps.get("culture", ()):
+            for member in self.members:
+                member.culture = member.attributes["culture"]
+        self._log_timeline(t, ctx, attributes)
+        return ctx, attributes
+
+    def observe(self, t: int, contexts: tuple[dict[str, float], list]) -> Outlook:
+        """What the members see this month, from the previous state.
+
+        Rules: power.mandated_imbalance (lead bonus in power); complexity.size_trust_requirement,
+        complexity.problem_simplicity, complexity.regulation, complexity.interoperability,
+        complexity.too_many_partners (task complexity); communication.strategies,
+        communication.proximity, complexity.interoperability (communication level, then per pair
+        in :meth:`Organisation.communication_with`).
+        """
+        a, b = self.coef, self.base
+        ctx = contexts[0]
+        active = [m for m in self.members if m.active]
+        n_active = float(len(active))
+        count = max(n_active, 1.0)
+        row_count = max(n_active - 1.0, 1.0)
+        size_norm = {m.index: m.normalised_size() for m in active}
+        lead_bonus = -a["power.mandated_imbalance"] * b["lead_power_bonus"] * ctx["mandated"]
+        power = {m.index: m.power(lead_bonus) for m in active}
+        top = max(active, key=lambda m: power[m.index]).index if active else self.lead
+        s_mean = ordered_sum(size_norm[m.index] for m in active) / count
+        complexity = clip(
+            0.5
+            + a["complexity.size_trust_requirement"] * (s_mean - TYPICAL_SIZE_NORM)
+            + a["complexity.problem_simplicity"] * centred(ctx["problem_simplicity"])
+            - a["complexity.regulation"] * centred(ctx["regulation"])
+            - a["complexity.interoperability"] * centred(ctx["interoperability"])
+            - a["complexity.too_many_partners"] * (count - 2.0) / 14.0,
+            0.0, 1.0,
+        )
+        level = (
+            0.5
+            + a["communication.strategies"] * centred(ctx["communication"])
+            + a["communication.proximity"] * centred(ctx["proximity"])
+            + a["complexity.interoperability"] * centred(ctx["interoperability"])
+        )
+        communication: dict[tuple[int, int], float] = {}
+        trust_rows, comm_rows, trust_given = [], [], {}
+        for member in active:
+            partners = [p for p in active if p is not member]
+            comm = [member.communication_with(p, level, size_norm) for p in partners]
+            for partner, value in zip(partners, comm, strict=True):
+                communication[(member.index, partner.index)] = value
+            row = ordered_sum(member.trust[p.index] for p in partners)
+            trust_rows.append(row)
+            comm_rows.append(ordered_sum(comm))
+            trust_given[member.index] = row / row_count
+        n_pairs = max(ordered_sum(row_count for _ in active), 1.0)
+        any_pair = n_active >= 2.0
+        return Outlook(
+            t=t,
+            ctx=ctx,
+            active=active,
+            count=count,
+            size_norm=size_norm,
+            power=power,
+            top=top,
+            complexity=complexity,
+            communication=communication,
+            trust_given=trust_given,
+            mean_trust=ordered_sum(trust_rows) / n_pairs if any_pair else 0.0,
+            mean_comm=ordered_sum(comm_rows) / n_pairs if any_pair else 0.0,
+            mean_faith=ordered_sum(m.faith for m in active) / count,
+            vision=self.vision,
+            synergy_before=self.synergy,
+            faith_before={m.index: m.faith for m in active},
+        )
+
+    def synergy_and_inertia(self, view: Outlook) -> None:
+        """Synergy relaxes towards a sigmoid of functioning; inertia is its complement.
+
+        Rules: synergy.high_trust (mean trust above typical), inertia.low_trust (below typical),
+        synergy.faith, synergy.communication; baseline synergy_steepness / synergy_threshold
+        make the two basins.
+        """
+        a, b = self.coef, self.base
+        functioning = (
+            a["synergy.high_trust"] * upper(view.mean_trust)
+            + a["inertia.low_trust"] * lower(view.mean_trust)
+            + a["synergy.faith"] * centred(view.mean_faith)
+            + a["synergy.communication"] * centred(view.mean_comm)
+        )
+        target = sigmoid(b["synergy_steepness"] * (functioning - b["synergy_threshold"]))
+        self.synergy = self.synergy + b["synergy_rate"] * (target - self.synergy)
+        view.synergy = self.synergy
+
+    def agree_ambition(self, view: Outlook) -> None:
+        """The agreed aims: the least risk-tolerant member's level, shifted by ambition bias.
+
+        Rules: trust.risk_threshold (in :meth:`Organisation.risk_tolerance`); baseline
+        ambition_bias_scale.
+        """
+        tolerances = [
+            m.risk_tolerance(view.trust_given[m.index], view.complexity) for m in view.active
+        ]
+        agreed = min(tolerances) if tolerances else 0.5
+        self.ambition = clip(
+            agreed + self.base["ambition_bias_scale"] * view.ctx["ambition_bias"], 0.0, 1.0
+        )
+        view.ambition = self.ambition
+
+    def task_attempt(self, view: Outlook) -> None:
+        """This month's task: success or failure, its value and the cumulative performance.
+
+        Rules: task.intra_conflict, task.unambitious_aims, trust.overambition,
+        task.absent_actors, task.flexibility, task.workforce_instability, task.evaluation,
+        task.role_clarity, task.resourcing (success probability); synergy, ambition and
+        complexity through the baseline constants; inertia discounts the value achieved.
+        """
+        a, b, ctx = self.coef, self.base, view.ctx
+
+        def active_mean(name: str) -> float:
+            return ordered_sum(m.attributes[name] for m in view.active) / view.count
+
+        intra_mean = ordered_sum(m.intra_conflict for m in view.active) / view.count
+        bias = ctx["ambition_bias"]
+        logit = (
+            b["success_intercept"]
+            + b["synergy_effect"] * (self.synergy - 0.5)
+            - b["ambition_difficulty"] * (self.ambition - 0.5)
+            - b["complexity_difficulty"] * (view.complexity - 0.5)
+            + a["task.intra_conflict"] * intra_mean
+            + a["task.unambitious_aims"] * min(bias, 0.0)
+            + a["trust.overambition"] * max(bias, 0.0)
+            + a["task.absent_actors"] * centred(ctx["absent_actors"])
+            + a["task.flexibility"] * centred(active_mean("flexibility"))
+            + a["task.workforce_instability"] * centred(active_mean("workforce_stability"))
+            + a["task.evaluation"] * centred(ctx["evaluation"])
+            + a["task.role_clarity"] * centred(ctx["role_clarity"])
+            + a["task.resourcing"] * centred(active_mean("resources"))
+        )
+        view.p_success = sigmoid(logit)
+        view.success = self.success = self._draw(view.t, Stream.TASK) < view.p_success
+        self.achievement = self.ambition if self.success else 0.0
+        self.performance = self.performance + self.achievement * (
+            1.0 - b["inertia_discount"] * (1.0 - self.synergy)
+        )
+        self.counters["successes" if self.success else "failures"] += 1
+
+    def conflict_and_resolution(self, view: Outlook) -> None:
+        """Conflicts break out between pairs and are resolved constructively or destructively.
+
+        Rules: conflict.accountability, conflict.slow_pace, conflict.shared_vision,
+        conflict.lack_of_shared_vision, conflict.task_failure, conflict.information_exchange,
+        conflict.improper_cessation (the exit shock), conflict.cultural_compatibility,
+        conflict.dominance, conflict.workforce_churn, conflict.flexibility,
+        communication.conflicting_cultures (the hazard); trust.constructive_resolution,
+        trust.destructive_resolution (the resolution).
+        """
+        a, b, ctx = self.coef, self.base, view.ctx
+        failed = 0.0 if view.success else 1.0
+        partnership_terms = (
+            b["conflict_intercept"]
+            - a["conflict.accountability"] * centred(ctx["accountability"])
+            - a["conflict.slow_pace"] * centred(ctx["pace"])
+            - a["conflict.shared_vision"] * upper(view.vision)
+            - a["conflict.lack_of_shared_vision"] * lower(view.vision)
+            - a["conflict.task_failure"] * failed
+            - a["conflict.information_exchange"] * centred(ctx["information_exchange"])
+            + self.exit_shock
+        )
+        constructive_chance = clip(
+            0.5
+            + a["trust.constructive_resolution"] * upper(ctx["conflict_resolution"])
+            + a["trust.destructive_resolution"] * lower(ctx["conflict_resolution"]),
+            0.0, 1.0,
+        )
+        for k, first in enumerate(view.active):
+            for second in view.active[k + 1:]:
+                i, j = first.index, second.index
+                distance = abs(first.culture - second.culture)
+                communication = 0.5 * (view.communication[(i, j)] + view.communication[(j, i)])
+                stability = 0.5 * (first.attributes["workforce_stability"]
+                                   + second.attributes["workforce_stability"])
+                flexibility = 0.5 * (first.attributes["flexibility"]
+                                     + second.attributes["flexibility"])
+                logit = (
+                    partnership_terms
+                    - a["conflict.cultural_compatibility"] * distance
+                    - a["conflict.dominance"] * abs(view.power[i] - view.power[j])
+                    - a["conflict.workforce_churn"] * centred(stability)
+                    - a["conflict.flexibility"] * centred(flexibility)
+                    + a["communication.conflicting_cultures"] * 2.0 * distance * communication
+                )
+                if not self._draw(view.t, Stream.CONFLICT, i, j) < sigmoid(logit):
+                    continue
+                view.conflicts.append((i, j))
+                if self._draw(view.t, Stream.RESOLUTION, i, j) < constructive_chance:
+                    view.constructive_pairs.add((i, j))
+                else:
+                    view.destructive_pairs.add((i, j))
+        self.step_conflicts = len(view.conflicts)
+        self.counters["conflicts"] += len(view.conflicts)
+        self.counters["constructive"] += len(view.constructive_pairs)
+        self.counters["destructive"] += len(view.destructive_pairs)
+
+    def combative_leadership_and_vision(self, view: Outlook) -> float:
+        """Next month's shared vision.
+
+        Combative leadership in a mandated, low-trust partnership pushes dissent out and so
+        raises shared vision.
+
+        Rules: leadership.combative_mandated.
+        """
+        a, b, ctx = self.coef, self.base, view.ctx
+        change = (
+            b["vision_rate"] * a["leadership.combative_mandated"] * 2.0 * lower(ctx["leadership"])
+            * ctx["mandated"] * 2.0 * max(0.5 - view.mean_trust, 0.0)
+        )
+        return nudge(view.vision, change)
+
+    def prepare_cultural_integration(self, view: Outlook) -> None:
+        """The cultural centre of the active members and the pull towards it.
+
+        Rules: culture.inclusive_integration (each member moves in
+        :meth:`Organisation.cultural_integration`).
+        """
+        view.culture_centre = ordered_sum(m.culture for m in view.active) / view.count
+        view.culture_pull = clip(
+            self.base["integration_rate"] * self.coef["culture.inclusive_integration"] * 2.0
+            * upper(view.ctx["leadership"]),
+            -1.0, 1.0,
+        )
+
+    def power_and_domination(self, view: Outlook) -> None:
+        """Count (and log) a domination event when a member feels dominance above threshold.
+
+        Rules: power.size_domination (the trust it erodes is in
+        :meth:`Organisation.domination_effect`).
+        """
+        threshold = self.base["domination_threshold"]
+        felt = [
+            (member, partner, view.dominance(member, partner))
+            for member in view.active for partner in view.active
+            if partner is not member and view.dominance(member, partner) > threshold
+        ]
+        if not felt:
+            return
+        self.counters["dominations"] += 1
+        member, partner, dominance = max(felt, key=lambda x: x[2])
+        self._log(
+            view.t, "domination", "dominated", member=member.index, partner=partner.index,
+            members=f"{member.name} by {partner.name}", rules="power.size_domination",
+            d_trust=member.trust[partner.index] - member.previous_trust[partner.index],
+            value=dominance, threshold=threshold,
+            detail=f"{len(felt)} member(s) felt dominance above the threshold",
+        )
+
+    def exit_and_dissolution(self, view: Outlook) -> None:
+        """Members below a critical threshold leave; with fewer than two the partnership ends.
+
+        A member whose trust or faith fell below its critical threshold leaves; with fewer than
+        two members left the partnership dissolves (absorbing). An improper exit leaves a
+        conflict shock for those who remain.
+
+        Rules: dissolution.critical_trust, dissolution.faith_collapse (thresholds lowered by the
+        baseline mandated_exit_barrier in a mandated partnership), conflict.improper_cessation.
+        """
+        a, b, ctx = self.coef, self.base, view.ctx
+        ease = 1.0 - b["mandated_exit_barrier"] * ctx["mandated"]
+        trust_floor = b["critical_trust"] * a["dissolution.critical_trust"] * ease
+        faith_floor = -b["critical_faith"] * a["dissolution.faith_collapse"] * ease
+        leaving = []
+        for member in view.active:
+            given = member.trust_given(p for p in view.active if p is not member)
+            cause = member.exit_decision(given, trust_floor, faith_floor)
+            if cause != CAUSE_NONE:
+                leaving.append((member, cause, given))
+        self.exit_shock = self.exit_shock * b["exit_shock_decay"] + float(len(leaving)) * (
+            a["conflict.improper_cessation"] * (1.0 - ctx["exit_handling"])
+        )
+        for member, cause, given in leaving:
+            member.active = False
+            member.exit_step = view.t
+            member.exit_cause = cause
+            self._log_exit(view, member, cause, given, trust_floor, faith_floor)
+        self.counters["exits"] += len(leaving)
+        if len(view.active) - len(leaving) < 2:
+            self.dissolved = True
+            self.dissolved_at = view.t
+            self.cause = (
+                CAUSE_TRUST if any(c == CAUSE_TRUST for _, c, _ in leaving) else CAUSE_FAITH
+            )
+            names = ", ".join(m.name for m in self.members if m.active) or "no member"
+            self._log(
+                view.t, "dissolution", CAUSE_NAMES[self.cause],
+                members=", ".join(m.name for m, _, _ in leaving),
+                rules="dissolution.critical_trust, dissolution.faith_collapse",
+                detail=f"fewer than two members left (remaining: {names})",
+            )
+
+    # -- the event log ------------------------------------------------------------------------
+    def _log(self, step: int, mechanism: str, outcome: str, *, member: int = -1,
+             partner: int = -1, members: str = "", rules: str = "", d_trust: float = _NAN,
+             d_faith: float = _NAN, d_synergy: float = _NAN, value: float = _NAN,
+             threshold: float = _NAN, driver: str = "", detail: str = "") -> None:
+        self.events.append({
+            "step": step, "mechanism": mechanism, "outcome": outcome, "member": member,
+            "partner": partner, "members": members, "rules": rules, "d_trust": d_trust,
+            "d_faith": d_faith, "d_synergy": d_synergy, "value": value,
+            "threshold": threshold, "driver": driver, "detail": detail,
+        })
+
+    def _log_timeline(self, t: int, ctx: dict[str, float], attributes: list) -> None:
+        before_ctx, before_attributes = self._previous_contexts
+        changed = [f"{k}: {before_ctx[k]:g} -> {v:g}" for k, v in ctx.items() if v != before_ctx[k]]
+        for member in self.members:
+            old = before_attributes[member.index]
+            changed += [
+                f"{member.name} {k}: {old[k]:g} -> {v:g}"
+                for k, v in attributes[member.index].items() if v != old[k]
+            ]
+        self._previous_contexts = (ctx, attributes)
+        if changed:
+            self._log(t, "timeline", "changed", members="all", detail="; ".join(changed))
+
+    def _log_month(self, view: Outlook) -> None:
+        """Log the task outcome and each conflict with the trust and faith changes they go with.
+
+        Called after every member decided and before the decisions are applied.
+        """
+        pairs = [(m, p) for m in view.active for p in view.active if p is not m]
+        d_trust = ordered_sum(m._next_trust[p.index] - m.trust[p.index] for m, p in pairs)
+        d_faith = ordered_sum(m._next_faith - m.faith for m in view.active)
+        self._log(
+            view.t, "task", "success" if view.success else "failure", members="all",
+            rules=_TASK_RULES[view.success],
+            d_trust=d_trust / max(float(len(pairs)), 1.0),
+            d_faith=d_faith / view.count, d_synergy=self.synergy - view.synergy_before,
+            value=view.p_success, threshold=view.ambition,
+            detail=f"ambition {view.ambition:.2f}, success probability {view.p_success:.2f}",
+        )
+        by_index = {m.index: m for m in view.active}
+        for i, j in view.conflicts:
+            first, second = by_index[i], by_index[j]
+            constructive = (i, j) in view.constructive_pairs
+            triggers = []
+            if not view.success and self.coef["conflict.task_failure"] != 0.0:
+                triggers.append("task failure")
+            if self.exit_shock > 0.05:
+                triggers.append("improper exit")
+            self._log(
+                view.t, "conflict", "constructive" if constructive else "destructive",
+                member=i, partner=j, members=f"{first.name} & {second.name}",
+                rules=f"{_CONFLICT_RULES}, {_RESOLUTION_RULES[constructive]}",
+                d_trust=0.5 * ((first._next_trust[j] - first.trust[j])
+                               + (second._next_trust[i] - second.trust[i])),
+                d_faith=0.5 * ((first._next_faith - first.faith)
+                               + (second._next_faith - second.faith)),
+                driver=", ".join(triggers),
+                detail="triggered by " + " and ".join(triggers) if triggers else "",
+            )
+
+    def _log_exit(self, view: Outlook, member: Organisation, cause: int, given: float,
+                  trust_floor: float, faith_floor: float) -> None:
+        if cause == CAUSE_TRUST:
+            value, threshold = given, trust_floor
+            parts = self._trust_parts(member, view)
+        else:
+            value, threshold = member.faith, faith_floor
+            parts = self._faith_parts(member, view)
+        driver = min(parts, key=parts.get) if parts else ""
+        shown = ", ".join(f"{k} {v:+.3f}" for k, v in sorted(parts.items(), key=lambda x: x[1])
+                          if v < 0)
+        partners = [p for p in view.active if p is not member]
+        self._log(
+            view.t, "exit", CAUSE_NAMES[cause], member=member.index,
+            partner=partners[0].index if len(partners) == 1 else -1, members=member.name,
+            rules=_EXIT_RULES[cause] + (
+                ", conflict.improper_cessation"
+                if self.coef["conflict.improper_cessation"] * (1.0 - view.ctx["exit_handling"])
+                else ""
+            ),
+            d_trust=given - view.trust_given[member.index],
+            d_faith=member.faith - view.faith_before[member.index],
+            value=value, threshold=threshold, driver=driver,
+            detail=f"this month's pushes down: {shown}" if shown else "",
+        )
+
+    @staticmethod
+    def _trust_parts(member: Organisation, view: Outlook) -> dict[str, float]:
+        """This month's change of the member's mean trust, split by mechanism."""
+        names = list(TRUST_TERMS)
+        names[0] = "task success" if view.success else "task failure"
+        parts = dict.fromkeys(names, 0.0)
+        partners = [p for p in view.active if p is not member]
+        for partner in partners:
+            terms = member.trust_terms.get(partner.index, ())
+            total = sum(terms)
+            change = member.trust[partner.index] - member.previous_trust[partner.index]
+            if total != 0.0:
+                for name, term in zip(names, terms, strict=True):
+                    parts[name] += term * change / total / max(len(partners), 1)
+        return parts
+
+    @staticmethod
+    def _faith_parts(member: Organisation, view: Outlook) -> dict[str, float]:
+        """This month's faith change of the member, split by mechanism."""
+        names = list(FAITH_TERMS)
+        names[1] = "task success" if view.success else "task failure"
+        terms = member.faith_terms
+        total = sum(terms)
+        change = member.faith - view.faith_before[member.index]
+        if total == 0.0:
+            return {}
+        return {name: term * change / total for name, term in zip(names, terms, strict=True)}
+
+    def events_frame(self) -> pd.DataFrame:
+        """The event log as a DataFrame (columns :data:`EVENT_COLUMNS`, one row per event).
+
+        ``step`` is the month; ``member`` / ``partner`` are member indices (-1 where not
+        applicable); ``d_trust`` / ``d_faith`` / ``d_synergy`` are the changes this month that
+        went with the event; for exits ``value`` is the trust or faith that fell below
+        ``threshold`` and ``driver`` the mechanism that pushed it down most this month.
+        """
+        return pd.DataFrame(self.events, columns=list(EVENT_COLUMNS))
+
+    # -- reporters and outputs ------------------------------------------------------------------
+    def _data_collector(self) -> mesa.DataCollector:
+        return mesa.DataCollector(
+            model_reporters={
+                "mean_trust": "mean_trust",
+                "mean_faith": "mean_faith",
+                "synergy": "synergy",
+                "inertia": "inertia",
+                "ambition": "ambition",
+                "performance": "performance",
+                "dissolved": "dissolved",
+            },
+            agent_reporters={
+                "name": "name",
+                "faith": "faith",
+                "trust_given": "trust_in_members",
+                "trust_received": "trust_received",
+                "intra_conflict": "intra_conflict",
+                "active": "active",
+            },
+        )
+
+    @property
+    def inertia(self) -> float:
+        """Collaborative inertia, ``1 - synergy``."""
+        return 1.0 - self.synergy
+
+    def _in_place(self) -> list[Organisation]:
+        """Members in place: active, or (after dissolution) those who left at dissolution."""
+        return [
+            m for m in self.members
+            if m.active or (self.dissolved and m.exit_step == self.dissolved_at)
+        ]
+
+    @property
+    def mean_trust(self) -> float:
+        """Mean trust between the members in place (the summary's ``trust_final`` at the end)."""
+        members = self._in_place()
+        rows = [ordered_sum(m.trust[p.index] for p in members if p is not m) for m in members]
+        pairs = float(len(members) * (len(members) - 1))
+        return ordered_sum(rows) / max(pairs, 1.0)
+
+    @property
+    def mean_faith(self) -> float:
+        """Mean faith of the members in place (the summary's ``faith_final`` at the end)."""
+        members = self._in_place()
+        return ordered_sum(m.faith for m in members) / max(float(len(members)), 1.0)
+
+    @property
+    def synergy_mean(self) -> float:
+        """Mean synergy over the months the partnership was alive."""
+        return self.synergy_sum / max(float(self.alive_steps), 1.0)
+
+    def snapshot(self, width: int | None = None) -> dict[str, np.ndarray]:
+        """The trajectory variables now, as the numpy runner records them (one run).
+
+        Member variables are ``[width]`` (NaN / False for padding), run variables scalars;
+        a dissolved run reports no achievement and no conflict events.
+        """
+        width = width or len(self.members)
+        out = {
+            "trust": np.full(width, np.nan),
+            "faith": np.full(width, np.nan),
+            "intra_conflict": np.full(width, np.nan),
+            "active": np.zeros(width, dtype=bool),
+        }
+        for m in self.members:
+            out["trust"][m.index] = m.trust_in_members
+            out["faith"][m.index] = m.faith
+            out["intra_conflict"][m.index] = m.intra_conflict
+            out["active"][m.index] = m.active
+        out.update(
+            synergy=self.synergy, inertia=1.0 - self.synergy, ambition=self.ambition,
+            achievement=self.achievement, performance=self.performance,
+            conflict_events=self.step_conflicts, vision=self.vision,
+        )
+        return out
+
+    def final_state(self, width: int | None = None) -> State:
+        """The model's state as a one-run :class:`~cmo_sim.core.state.State`.
+
+        Member arrays are padded to ``width`` members like a compiled batch.
+        """
+        n = len(self.members)
+        width = width or n
+        if width < n:
+            raise ValueError(f"width: {width} is less than the number of members ({n})")
+        trust = np.zeros((1, width, width))
+        faith, intra = np.zeros((1, width)), np.zeros((1, width))
+        culture = np.asarray(self.params.contexts.values["culture"][:1, :width], dtype=float)
+        culture = np.pad(culture, ((0, 0), (0, width - culture.shape[1])), constant_values=0.5)
+        active = np.zeros((1, width), dtype=bool)
+        exit_step = np.full((1, width), -1, dtype=np.int64)
+        exit_cause = np.zeros((1, width), dtype=np.int8)
+        for m in self.members:
+            for j, value in m.trust.items():
+                trust[0, m.index, j] = value
+            faith[0, m.index] = m.faith
+            intra[0, m.index] = m.intra_conflict
+            culture[0, m.index] = m.culture
+            active[0, m.index] = m.active
+            exit_step[0, m.index] = m.exit_step
+            exit_cause[0, m.index] = m.exit_cause
+
+        def run(value, dtype=np.float64) -> np.ndarray:
+            return np.array([value], dtype=dtype)
+
+        return State(
+            trust=trust, faith=faith, intra_conflict=intra, culture=culture,
+            vision=run(self.vision), synergy=run(self.synergy), ambition=run(self.ambition),
+            achievement=run(self.achievement), performance=run(self.performance),
+            exit_shock=run(self.exit_shock), success=run(self.success, bool),
+            step_conflicts=run(self.step_conflicts, np.int64), active=active,
+            exit_step=exit_step, exit_cause=exit_cause, dissolved=run(self.dissolved, bool),
+            dissolved_at=run(self.dissolved_at, np.int64), cause=run(self.cause, np.int8),
+            **{name: run(value, np.int64) for name, value in self.counters.items()},
+        )
+
+    def run_output(self) -> RunOutput:
+        """The model's final state and mean synergy as a one-run RunOutput (no trajectories)."""
+        return RunOutput(
+            final=self.final_state(self.params.n_members),
+            synergy_mean=np.array([self.synergy_mean]),
+            steps_recorded=None,
+            trajectories=None,
+        )
+
+
+def run_abm(params: Params, steps: int, record: Record = "summary") -> RunOutput:
+    """Run every run of ``params`` through :class:`PartnershipModel`, as :func:`cmo_sim.core.run`.
+
+    Parameters
+    ----------
+    params : Params
+        A compiled batch; run ``r`` is the scenario ``params.scenario[r]`` with replicate
+        ``params.replicate[r]`` and the same random keys as in the numpy engine.
+    steps : int
+        Months to run.
+    record : "summary", "trajectory" or int k
+        Record nothing, every month, or every k months (month 0 is always recorded).
+
+    Returns
+    -------
+    RunOutput
+        The same shapes, padding and recording semantics as the numpy runner: a dissolved run's
+        state stays frozen and its monthly events (achievement, conflict events) are zero.
+    """
+    every = validate_record(record, steps)
+    recorded = record_steps(steps, every) if every else None
+    width = params.n_members
+    finals, synergy_mean, snapshots = [], np.zeros(params.n_runs), []
+    for r in range(params.n_runs):
+        model = PartnershipModel.from_params(params, r, steps=steps, collect=False)
+        run_snaps = [model.snapshot(width)] if recorded is not None else None
+        for t in range(steps):
+            model.step()
+            if run_snaps is not None and len(run_snaps) < recorded.size and (
+                recorded[len(run_snaps)] == t + 1
+            ):
+                run_snaps.append(model.snapshot(width))
+        finals.append(model.final_state(width))
+        synergy_mean[r] = model.synergy_mean
+        snapshots.append(run_snaps)
+    final = State(**{
+        f.name: np.concatenate([getattr(s, f.name) for s in finals]) for f in fields(State)
+    })
+    trajectories = None
+    if recorded is not None:
+        trajectories = {
+            name: np.stack([np.stack([np.asarray(s[name]) for s in run]) for run in snapshots])
+            for name in snapshots[0][0]
+        }
+    return RunOutput(final=final, synergy_mean=synergy_mean, steps_recorded=recorded,
+                     trajectories=trajectories)
