@@ -48,8 +48,9 @@ class Contexts:
 class Schedule:
     """Timeline changes of one context: the value from each change step on.
 
-    steps: ``[runs, k]`` int64, change steps in increasing order, padded with a sentinel past any
-    step. values: ``[runs, k]`` or ``[runs, k, members]``, the full value from that step on.
+    steps: ``[runs, k]`` int64, the steps of the events that change this context, in increasing
+    order, padded with a sentinel past any step. values: ``[runs, k]`` or ``[runs, k, members]``,
+    the full value from that step on.
     """
 
     steps: np.ndarray
@@ -225,19 +226,23 @@ def compile_params(
     )
     schedules = {}
     changed = sorted({name for _, tl in per for _, _, names in tl for name in names})
-    k_max = max((len(tl) for _, tl in per), default=0)
     for name in changed:
+        # Only the events that change this context enter its schedule, so a change of one
+        # context never touches another's (nor another scenario's) state.
+        events = [
+            [(step, state[name]) for step, state, names in timeline if name in names]
+            for _, timeline in per
+        ]
+        k_max = max(len(e) for e in events)
         member = name in MEMBER_NAMES
         steps = np.full((len(scenarios), k_max), _NEVER, dtype=np.int64)
         shape = (len(scenarios), k_max, width) if member else (len(scenarios), k_max)
         vals = np.zeros(shape)
-        for s_idx, (values, timeline) in enumerate(per):
+        for s_idx, (values, _) in enumerate(per):
             last = values[name]
             for k in range(k_max):
-                if k < len(timeline):
-                    step, state, _ = timeline[k]
-                    steps[s_idx, k] = step
-                    last = state[name]
+                if k < len(events[s_idx]):
+                    steps[s_idx, k], last = events[s_idx][k]
                 vals[s_idx, k] = last
         schedules[name] = Schedule(np.repeat(steps, n_rep, axis=0), np.repeat(vals, n_rep, axis=0))
     scenario_index = np.repeat(np.arange(len(scenarios)), n_rep)

@@ -2,7 +2,8 @@
 
 Conventions: ``a[rule]`` is the rule's coefficient ``sign * weight`` (0 when ablated); ``b`` holds
 the theory's baseline constants. Contexts are centred with ``_c(x) = x - 0.5``; a rule that owns
-one half of a context's range uses ``_up`` / ``_dn``. Each function's docstring names the rules it
+one half of a context's range uses ``_up`` / ``_dn`` (for the signed contexts ``history`` and
+``ambition_bias``, which are neutral at 0, ``np.maximum(x, 0)`` / ``np.minimum(x, 0)``). Each function's docstring names the rules it
 realises; docs/model.md gives the equations. Sums over the member axis run in a fixed order
 (:func:`msum`) so that a run's numbers do not depend on how wide its batch is padded.
 """
@@ -31,6 +32,7 @@ __all__ = [
     "mmin",
     "msum",
     "nudge",
+    "hierarchy",
     "power",
     "resolution_probability",
     "size_norm",
@@ -118,21 +120,23 @@ def size_norm(size: np.ndarray) -> np.ndarray:
 TYPICAL_SIZE_NORM = 0.6
 
 
-def power(
-    s: np.ndarray, resources: np.ndarray, mandated: np.ndarray, is_lead: np.ndarray,
-    a: Coef, b: Coef,
-) -> np.ndarray:
-    """Power ``[runs, members]`` from size and resources, plus the lead's mandated bonus.
+def power(s: np.ndarray, resources: np.ndarray) -> np.ndarray:
+    """Power ``[runs, members]``: the mean of normalised size and resources (structural)."""
+    return 0.5 * (s + resources)
 
-    Rules: power.mandated_imbalance (hierarchy bonus of the lead member when mandated).
+
+def hierarchy(mandated: np.ndarray, is_lead: np.ndarray, a: Coef, b: Coef) -> np.ndarray:
+    """Hierarchical power ``[runs, members]`` the lead holds over the others when mandated.
+
+    Rules: power.mandated_imbalance (a mandate creates a power imbalance: the lead's seniority
+    is felt by every other member, whatever their sizes).
     """
-    bonus = -a["power.mandated_imbalance"] * b["lead_power_bonus"] * mandated
-    return 0.5 * (s + resources) + bonus[:, None] * is_lead
+    return (-a["power.mandated_imbalance"] * b["lead_power_bonus"] * mandated)[:, None] * is_lead
 
 
-def dominance(p: np.ndarray) -> np.ndarray:
-    """``dom[r, i, j] = max(0, p_j - p_i)``: dominance member i feels from j."""
-    return np.maximum(p[:, None, :] - p[:, :, None], 0.0)
+def dominance(p: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """``dom[r, i, j] = max(0, p_j - p_i) + rank_j``: dominance member i feels from j."""
+    return np.maximum(p[:, None, :] - p[:, :, None], 0.0) + rank[:, None, :]
 
 
 def complexity(ctx, s_mean: np.ndarray, n_active: np.ndarray, a: Coef) -> np.ndarray:
@@ -432,7 +436,8 @@ def exits(trust_given, faith, active, mandated, a: Coef, b: Coef):
     Rules: dissolution.critical_trust (trust below the critical threshold: inter-organisational
     origin), dissolution.faith_collapse (faith below its threshold: intra-organisational origin).
     A member below both thresholds is recorded as leaving for trust. A mandated partnership is
-    harder to leave (baseline mandated_exit_barrier lowers both thresholds): it stalls instead.
+    harder to leave (baseline mandated_exit_barrier lowers both thresholds), so it dissolves
+    later, after a longer stall in inertia.
     """
     ease = (1.0 - b["mandated_exit_barrier"] * mandated)[:, None]
     trust_floor = b["critical_trust"] * a["dissolution.critical_trust"] * ease

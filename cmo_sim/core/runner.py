@@ -139,6 +139,13 @@ def run(params: Params, steps: int, record: Record = "summary") -> RunOutput:
                 buffers[k][rows, slot] = v
             slot += 1
     _put(full, rows, work)
+    # Per-month fields of a run dissolved before the last month read as they would after one
+    # more month as a dissolved run (no task, no conflict, no achievement), however early the
+    # working set dropped it.
+    done = full.dissolved & (full.dissolved_at < steps - 1)
+    full.success[done] = False
+    full.step_conflicts[done] = 0
+    full.achievement[done] = 0.0
     if buffers is not None:
         for gone_rows, snap, from_slot in frozen:
             for k, v in snap.items():

@@ -35,8 +35,8 @@ def init(params: Params) -> State:
     present = params.present
     is_lead = np.arange(n)[None, :] == params.lead[:, None]
     s = m.size_norm(ctx.size)
-    p = m.power(s, ctx.resources, ctx.mandated, is_lead, a, b)
-    dom = m.dominance(p)
+    p = m.power(s, ctx.resources)
+    dom = m.dominance(p, m.hierarchy(ctx.mandated, is_lead, a, b))
     ii, jj = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
     noise_t = uniform(params.keys, 0, Stream.INITIAL_TRUST, ii.ravel(), jj.ravel())
     noise_t = noise_t.reshape(n_runs, n, n)
@@ -85,20 +85,24 @@ def step(state: State, params: Params, t: int) -> State:
     row_count = np.maximum(m.msum(pair_w), 1.0)
     trust = state.trust
 
-    # Timeline events that reset state-held contexts take effect now.
+    # Timeline changes of state-held contexts (shared vision, members' cultures) reset that
+    # state where, and only where, the scheduled value changes at this step.
     vision, culture = state.vision, state.culture
-    if "shared_vision" in params.schedules:
-        due = (params.schedules["shared_vision"].steps == t).any(axis=1)
-        vision = np.where(due, ctx.shared_vision, vision)
-    if "culture" in params.schedules:
-        due = (params.schedules["culture"].steps == t).any(axis=1)
-        culture = np.where(due[:, None], ctx.culture, culture)
+    if "shared_vision" in params.schedules or "culture" in params.schedules:
+        before = params.contexts_at(t - 1) if t > 0 else params.contexts
+        if "shared_vision" in params.schedules:
+            moved = ctx.shared_vision != before.shared_vision
+            vision = np.where(moved, ctx.shared_vision, vision)
+        if "culture" in params.schedules:
+            moved = ctx.culture != before.culture
+            culture = np.where(moved, ctx.culture, culture)
 
     # Derived quantities: power, dominance, complexity, communication.
     is_lead = np.arange(n)[None, :] == params.lead[:, None]
     s = m.size_norm(ctx.size)
-    p = m.power(s, ctx.resources, ctx.mandated, is_lead, a, b)
-    dom = m.dominance(p) * pair_w
+    p = m.power(s, ctx.resources)
+    rank = m.hierarchy(ctx.mandated, is_lead, a, b)
+    dom = m.dominance(p, rank) * pair_w
     k = m.complexity(ctx, _active_mean(s, w, count), count, a)
     comm = m.communication(ctx, s, trust, a) * pair_w
     trust_given = m.msum(trust * pair_w) / row_count  # [runs, members]
@@ -134,7 +138,7 @@ def step(state: State, params: Params, t: int) -> State:
     distance = np.abs(culture[:, iu] - culture[:, ju])
     pair = {
         "distance": distance,
-        "dominance": np.abs(p[:, iu] - p[:, ju]),
+        "dominance": np.maximum(dom[:, iu, ju], dom[:, ju, iu]),
         "communication": 0.5 * (comm[:, iu, ju] + comm[:, ju, iu]),
         "stability": 0.5 * (ctx.workforce_stability[:, iu] + ctx.workforce_stability[:, ju]),
         "flexibility": 0.5 * (ctx.flexibility[:, iu] + ctx.flexibility[:, ju]),
@@ -152,7 +156,7 @@ def step(state: State, params: Params, t: int) -> State:
     destructive[:, ju, iu] = destructive_pair
 
     # Trust: the trust-building loop, power, leadership, communication, resolutions.
-    p_masked = np.where(active, p, -np.inf)
+    p_masked = np.where(active, p + rank, -np.inf)
     top = m.margmax(p_masked)
     top_mask = (np.arange(n)[None, :] == top[:, None])[:, None, :].astype(np.float64)
     lead_mask = is_lead[:, None, :].astype(np.float64)
