@@ -266,3 +266,44 @@ def test_both_halves_of_a_context_act_only_through_their_own_rule():
     mean, se = _effect("conflicts", TYPICAL.with_values({"shared_vision": 0.5}),
                        TYPICAL.with_values({"shared_vision": 0.9}), theory=upper_off)
     assert mean == 0.0
+
+
+# -- regressions ---------------------------------------------------------------------------------
+def test_timeline_change_of_one_context_leaves_others_state_alone():
+    # An unrelated leadership change at month 24 must not reset cultural integration, whether
+    # the scenario runs alone or beside one whose timeline moves cultures.
+    inclusive = cmo_sim.load_scenario({
+        "name": "inclusive", "leadership": 0.95,
+        "members": [{"culture": 0.2}, {"culture": 0.8}],
+        "timeline": [{"step": 24, "changes": {"pace": 0.6}},
+                     {"step": 60, "changes": {"members[1].culture": 0.9}}],
+    })
+    mover = cmo_sim.load_scenario({
+        "name": "mover", "members": [{}, {}],
+        "timeline": [{"step": 10, "changes": {"members[0].culture": 0.1}}],
+    })
+    params = compile_params([inclusive], replicates=50, seed=9)
+    alone = run(params, 70)
+    both = run(compile_params([inclusive, mover], replicates=50, seed=9), 70)
+    assert np.array_equal(alone.final.trust, both.final.trust[:50, :2, :2])
+    state = init(params)
+    for t in range(30):
+        state = step(state, params, t)
+        distance = np.abs(state.culture[:, 0] - state.culture[:, 1])
+        if t >= 1:
+            alive = ~state.dissolved
+            assert (distance[alive] <= previous[alive] + 1e-12).all(), t  # never reset
+        previous = distance
+
+
+def test_mandate_adds_dominance_even_when_the_lead_is_smaller():
+    weak_lead = {"name": "weak", "lead": 0, "members": [{"size": 100, "resources": 0.3},
+                                                        {"size": 20000, "resources": 0.8}]}
+    voluntary = cmo_sim.load_scenario(weak_lead)
+    mandated = voluntary.with_values({"name": "mandated", "mandated": True})
+    only_hierarchy = THEORY.with_baseline(mandate_initial_trust=0.0, mandated_exit_barrier=0.0)
+    state_v = init(compile_params([voluntary], replicates=200, theory=only_hierarchy))
+    state_m = init(compile_params([mandated], replicates=200, theory=only_hierarchy))
+    # The larger member's trust in the (smaller) lead falls under a mandate; nothing rises.
+    assert (state_m.trust[:, 1, 0] < state_v.trust[:, 1, 0]).all()
+    assert (state_m.trust <= state_v.trust).all()
