@@ -1,5 +1,33 @@
-"""Plots of results (matplotlib; every function takes ``ax=None`` and works headless)."""
+"""Plots of results, sweeps and the programme theory (matplotlib, colour-blind-safe).
 
+Every function takes ``ax=None`` (or a sequence of axes where it draws several panels),
+returns the Figure, and works headless under the Agg backend.
+
+- :func:`trajectories`: fan charts of trajectory variables over months.
+- :func:`compare`: distributions of a summary outcome per scenario.
+- :func:`survival`: share of partnerships still in place over months, dissolution by cause.
+- :func:`regime_map`: an outcome or the majority regime over two sweep factors.
+- :func:`sensitivity`: Sobol first-order and total indices.
+- :func:`theory_graph`: the programme theory as a context -> mechanism -> outcome network.
+- :func:`partnership`: one run's members (trust given, faith), exits, dissolution, conflicts.
+"""
+
+from cmo_sim.plot._partnership import partnership
+from cmo_sim.plot._style import PALETTE
+from cmo_sim.plot._summaries import compare, survival
+from cmo_sim.plot._sweeps import REGIMES, classify_regimes, regime_map, sensitivity
+from cmo_sim.plot._theory_graph import theory_graph
 from cmo_sim.plot._trajectories import trajectories
 
-__all__ = ["trajectories"]
+__all__ = [
+    "PALETTE",
+    "REGIMES",
+    "classify_regimes",
+    "compare",
+    "partnership",
+    "regime_map",
+    "sensitivity",
+    "survival",
+    "theory_graph",
+    "trajectories",
+]
