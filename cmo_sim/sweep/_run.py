@@ -1,0 +1,261 @@
+"""``run_sweep`` and ``open_sweep``: chunks of runs, any executor, an optional resumable store."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from cmo_sim._simulate import default_chunk_runs
+from cmo_sim.core.runner import Record, validate_record
+from cmo_sim.rng import normalise_seed
+from cmo_sim.sweep.designs import Sweep
+from cmo_sim.sweep.executors import (
+    CHUNK_COLUMNS,
+    ChunkOutput,
+    ChunkTask,
+    make_executor,
+    tidy_chunk,
+)
+from cmo_sim.sweep.results import SweepResults
+from cmo_sim.sweep.store import STORE_VERSION, SweepStore, store_format, theory_hash
+from cmo_sim.theory import Theory, load_theory
+
+__all__ = ["open_sweep", "run_sweep"]
+
+#: Smallest default chunk: below this, per-step overhead outweighs the vectorised work.
+MIN_DEFAULT_CHUNK = 2048
+
+
+def _check_int(name: str, value: Any, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        raise ValueError(f"{name}: {value!r} is not allowed (an int >= {low})")
+    return int(value)
+
+
+def _default_chunk(sweep: Sweep, steps: int, every: int | None, workers: int) -> int:
+    """Runs per chunk: within the memory budget, and enough chunks to keep workers busy."""
+    budget = default_chunk_runs(sweep.base.n_members, steps, every)
+    share = math.ceil(sweep.n_runs / (4 * max(workers, 1)))
+    return int(max(1, min(budget, max(MIN_DEFAULT_CHUNK, share))))
+
+
+def _tasks(
+    sweep: Sweep, indices: list[int], chunk: int, steps: int, seed: int, theory: Theory,
+    record: Record,
+) -> Iterator[ChunkTask]:
+    replicates = sweep.replicates
+    for index in indices:
+        start = index * chunk
+        stop = min(start + chunk, sweep.n_runs)
+        first, last = start // replicates, (stop - 1) // replicates
+        values = {
+            path: sweep.values[path].to_numpy()[first : last + 1] for path in sweep.paths
+        }
+        yield ChunkTask(
+            index=index, start=start, stop=stop, first_point=first, values=values,
+            base=sweep.base, replicates=replicates, steps=steps, seed=seed, theory=theory,
+            record=record,
+        )
+
+
+def _progress(total: int, done: int, enabled: bool, name: str):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=done, desc=f"sweep {name}", unit="run", unit_scale=True,
+                smoothing=0.1)
+
+
+def _assemble(
+    sweep: Sweep, parts: list[tuple[pd.DataFrame, xr.Dataset | None]], meta: dict[str, Any]
+) -> SweepResults:
+    summary = (
+        pd.concat([p[0] for p in parts], ignore_index=True)
+        if parts else tidy_chunk(pd.DataFrame({c: [] for c in CHUNK_COLUMNS}))
+    )
+    trajs = [p[1] for p in parts if p[1] is not None]
+    traj = xr.concat(trajs, dim="run") if trajs else None
+    return SweepResults(sweep, summary, traj, meta)
+
+
+def run_sweep(
+    sweep: Sweep,
+    *,
+    steps: int = 120,
+    seed: Any = 0,
+    theory: Theory | str | os.PathLike | None = None,
+    executor: Any = "local",
+    store: str | os.PathLike | None = None,
+    record: Record = "summary",
+    chunk_runs: int | None = None,
+    progress: bool = True,
+) -> SweepResults:
+    """Run every design point of a sweep, ``sweep.replicates`` times each.
+
+    Parameters
+    ----------
+    sweep : Sweep
+    steps : int
+        Months per run.
+    seed : int, numpy SeedSequence or Generator
+        With the replicate index, it keys each run's random numbers; replicate ``r`` of every
+        design point shares them (common random numbers).
+    theory : Theory or path, optional
+        The programme theory (the review's default when omitted).
+    executor : str, concurrent.futures.Executor or dask.distributed.Client
+        ``"local"`` (in-process), ``"processes"`` or ``"processes:N"`` (a process pool on this
+        machine), ``"dask://host:port"`` or a ``dask.distributed.Client`` (chunks as Dask tasks;
+        workers need only this package installed). Results do not depend on it.
+    store : path, optional
+        A directory (``.zarr`` for Zarr, otherwise Parquet) to which each finished chunk is
+        written atomically. Running the same sweep again with the same store runs only the
+        missing chunks; a store made by a different sweep, theory, seed, steps, record or chunk
+        size is refused with a ValueError naming what differs.
+    record : "summary", "trajectory" or int k
+        Per-run summaries only, or also trajectories every month or every k months (these need
+        a Zarr store when a store is used).
+    chunk_runs : int, optional
+        Runs per chunk (default: sized to a memory budget; a resumed store keeps its own).
+        Results do not depend on it.
+    progress : bool
+        Show a progress bar with runs done, rate and time left.
+
+    Returns
+    -------
+    SweepResults
+        Read back from the store when one is given.
+
+    Raises
+    ------
+    ValueError
+        For bad arguments or a mismatched store, before any run starts.
+    """
+    if not isinstance(sweep, Sweep):
+        raise ValueError(f"sweep: {sweep!r} is not a Sweep (build one with cmo_sim.Sweep)")
+    steps = _check_int("steps", steps, 1)
+    every = validate_record(record, steps)
+    record = record if isinstance(record, str) else int(record)
+    if chunk_runs is not None:
+        chunk_runs = _check_int("chunk_runs", chunk_runs, 1)
+    if not isinstance(progress, bool):
+        raise ValueError(f"progress: {progress!r} is not allowed (True or False)")
+    seed_int = normalise_seed(seed)
+    if theory is None or isinstance(theory, str | os.PathLike):
+        theory = load_theory(theory)
+    elif not isinstance(theory, Theory):
+        raise ValueError(f"theory: {theory!r} is not a Theory or a path to a theory file")
+    label = executor if isinstance(executor, str) else type(executor).__name__
+    runner = make_executor(executor, key_prefix=f"cmo-sim-{sweep.design_hash()[:10]}")
+    bar = None
+    try:
+        chunk = chunk_runs or _default_chunk(sweep, steps, every, runner.workers)
+        manifest = {
+            "cmo_sim_sweep_store": STORE_VERSION,
+            "format": store_format(store) if store is not None else None,
+            "sweep": sweep.spec(),
+            "design_hash": sweep.design_hash(),
+            "n_points": sweep.n_points,
+            "n_runs": sweep.n_runs,
+            "steps": steps,
+            "seed": seed_int,
+            "theory": {"name": theory.name, "hash": theory_hash(theory)},
+            "record": record,
+            "chunk_runs": chunk,
+            "n_chunks": math.ceil(sweep.n_runs / chunk),
+        }
+        target = None
+        done: list[int] = []
+        if store is not None:
+            target = SweepStore.prepare(
+                store, manifest, sweep.unit, chunk_runs_given=chunk_runs is not None
+            )
+            manifest, chunk = target.manifest, target.chunk_runs
+            done = target.finished()
+        n_chunks = int(manifest["n_chunks"])
+        todo = sorted(set(range(n_chunks)) - set(done))
+        done_runs = sum(min(chunk, sweep.n_runs - i * chunk) for i in done)
+        bar = _progress(sweep.n_runs, done_runs, progress, sweep.name)
+        outputs: dict[int, ChunkOutput] = {}
+        tasks = _tasks(sweep, todo, chunk, steps, seed_int, theory, record)
+        for output in runner.map(tasks):
+            if target is not None:
+                target.write(output)
+            else:
+                outputs[output.index] = output
+            if bar is not None:
+                bar.update(len(output.summary))
+    finally:
+        if bar is not None:
+            bar.close()
+        runner.close()
+    meta = {
+        "steps": steps,
+        "seed": seed_int,
+        "theory": theory.name,
+        "theory_hash": manifest["theory"]["hash"],
+        "record": record,
+        "chunk_runs": chunk,
+        "n_chunks": n_chunks,
+        "chunks_run": len(todo),
+        "executor": label,
+        "store": str(Path(store).resolve()) if store is not None else None,
+    }
+    if target is not None:
+        return _read_store(target, sweep, meta)
+    parts = [(outputs[i].summary, outputs[i].trajectories) for i in range(n_chunks)]
+    return _assemble(sweep, parts, meta)
+
+
+def _read_store(store: SweepStore, sweep: Sweep, meta: dict[str, Any]) -> SweepResults:
+    parts = [store.read(i) for i in store.finished()]
+    return _assemble(sweep, parts, meta)
+
+
+def open_sweep(path: str | os.PathLike, *, allow_partial: bool = False) -> SweepResults:
+    """Reopen the results of a sweep store written by :func:`run_sweep`.
+
+    Parameters
+    ----------
+    path : path
+        The store directory.
+    allow_partial : bool
+        Return the finished chunks of an unfinished sweep instead of raising.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` holds no sweep store.
+    ValueError
+        If chunks are missing (and ``allow_partial`` is false).
+    """
+    store = SweepStore.open(path)
+    manifest = store.manifest
+    sweep = Sweep.from_spec(manifest["sweep"], unit=store.unit())
+    if sweep.design_hash() != manifest["design_hash"]:
+        raise ValueError(f"{path}: design.npy does not match the manifest (the store is damaged)")
+    finished = store.finished()
+    if len(finished) < store.n_chunks and not allow_partial:
+        raise ValueError(
+            f"{path}: the sweep is unfinished ({len(finished)} of {store.n_chunks} chunks); "
+            "resume it with run_sweep(..., store=...) or pass allow_partial=True"
+        )
+    meta = {
+        "steps": manifest["steps"],
+        "seed": manifest["seed"],
+        "theory": manifest["theory"]["name"],
+        "theory_hash": manifest["theory"]["hash"],
+        "record": manifest["record"],
+        "chunk_runs": store.chunk_runs,
+        "n_chunks": store.n_chunks,
+        "chunks_finished": len(finished),
+        "store": str(Path(path).resolve()),
+    }
+    return _read_store(store, sweep, meta)

@@ -1,0 +1,290 @@
+"""Resumable sweep stores: a directory with a manifest and one file per finished chunk.
+
+Layout of a store directory::
+
+    manifest.json          what was run: sweep spec, design hash, steps, seed, theory hash,
+                           record, chunk size, format
+    design.npy             the unit design, exactly
+    chunk-00000.parquet    Parquet stores: the chunk's per-run summary
+    chunk-00000.zarr/      Zarr stores: the chunk's Dataset (summary and trajectories)
+
+Every file is written under a temporary name (starting with ``.``) and moved into place with
+``os.replace``, so a chunk file either is complete or does not exist, whenever the process is
+killed. A chunk is finished exactly when its file exists; resuming runs only the others. One
+``run_sweep`` at a time should write to a store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from cmo_sim.results import _atomic_dir
+from cmo_sim.sweep.executors import ChunkOutput, tidy_chunk
+from cmo_sim.theory import Theory
+
+__all__ = ["MANIFEST", "SweepStore", "store_format", "theory_hash"]
+
+MANIFEST = "manifest.json"
+DESIGN = "design.npy"
+STORE_VERSION = 1
+_CHUNK = re.compile(r"chunk-([0-9]+)\.(parquet|zarr)")
+
+#: Manifest entries compared on resume, with the words used to report a difference.
+_COMPARED = (
+    (("sweep", "base"), "base scenario"),
+    (("sweep", "factors"), "factors"),
+    (("sweep", "design"), "design"),
+    (("sweep", "samples"), "samples"),
+    (("sweep", "replicates"), "replicates"),
+    (("sweep", "design_seed"), "design_seed"),
+    (("design_hash",), "design values"),
+    (("steps",), "steps"),
+    (("seed",), "seed"),
+    (("theory", "hash"), "theory"),
+    (("record",), "record"),
+    (("chunk_runs",), "chunk_runs"),
+)
+
+
+def theory_hash(theory: Theory) -> str:
+    """SHA-256 of what the engine uses from a theory: rule coefficients and baseline."""
+    data = {"coef": theory.coefficients(), "baseline": theory.baseline}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def store_format(path: str | os.PathLike) -> str:
+    """``"zarr"`` for a path ending in ``.zarr``, else ``"parquet"`` (a Parquet directory)."""
+    return "zarr" if str(path).rstrip("/\\").endswith(".zarr") else "parquet"
+
+
+def _get(data: Mapping[str, Any], keys: Sequence[str]) -> Any:
+    for key in keys:
+        data = data.get(key) if isinstance(data, Mapping) else None
+    return data
+
+
+def _show(value: Any, limit: int = 70) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= limit else text[: limit - 4] + " ..."
+
+
+def _difference(label: str, stored: Any, wanted: Any) -> str:
+    if label == "base scenario" and isinstance(stored, dict) and isinstance(wanted, dict):
+        keys = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
+        return f"base scenario differs in {', '.join(keys)}"
+    if label == "theory":
+        return f"theory differs (store: {str(stored)[:12]}, this run: {str(wanted)[:12]})"
+    if label == "design values":
+        return "design values differ (the design was generated differently)"
+    verb = "differ" if label in ("factors", "replicates", "samples") else "differs"
+    return f"{label} {verb} (store: {_show(stored)}, this run: {_show(wanted)})"
+
+
+def _write_atomic(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+class SweepStore:
+    """A sweep store directory (see the module docstring).
+
+    Use :meth:`prepare` to create or resume one for a run, :meth:`open` to read one.
+    """
+
+    def __init__(self, path: Path, manifest: dict[str, Any]) -> None:
+        self.path = path
+        self.manifest = manifest
+
+    # -- opening ----------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> SweepStore:
+        """Open an existing store; FileNotFoundError if ``path`` holds none."""
+        path = Path(path)
+        file = path / MANIFEST
+        if not file.is_file():
+            raise FileNotFoundError(f"{path}: no sweep store here (no {MANIFEST})")
+        try:
+            manifest = json.loads(file.read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{file}: cannot read the manifest ({exc})") from None
+        if manifest.get("cmo_sim_sweep_store") != STORE_VERSION:
+            raise ValueError(
+                f"{file}: not a cmo-sim sweep store of version {STORE_VERSION} "
+                f"(got {manifest.get('cmo_sim_sweep_store')!r})"
+            )
+        return cls(path, manifest)
+
+    @classmethod
+    def prepare(
+        cls, path: str | os.PathLike, manifest: dict[str, Any], unit: np.ndarray,
+        *, chunk_runs_given: bool,
+    ) -> SweepStore:
+        """Create a store for ``manifest``, or check that an existing one was made by it.
+
+        Parameters
+        ----------
+        path : path
+            The store directory (``.zarr`` for a Zarr store, anything else for Parquet).
+        manifest : dict
+            What this run is (see the module docstring).
+        unit : array
+            The unit design, saved exactly.
+        chunk_runs_given : bool
+            Whether the caller chose the chunk size; if not, a resumed store keeps its own.
+
+        Raises
+        ------
+        ValueError
+            If the store was made by a different sweep, theory, seed, steps, record or chunk
+            size (naming each difference), or ``path`` is something other than a store.
+        """
+        path = Path(path)
+        if manifest["format"] == "parquet" and manifest["record"] != "summary":
+            raise ValueError(
+                f"store: a Parquet store holds per-run summaries only (record "
+                f"{manifest['record']!r}); use a path ending in .zarr to keep trajectories"
+            )
+        if path.exists() and not path.is_dir():
+            raise ValueError(f"store: {path} exists and is not a directory")
+        if (path / MANIFEST).is_file():
+            store = cls.open(path)
+            stored = store.manifest
+            if not chunk_runs_given:
+                manifest = {**manifest, "chunk_runs": stored["chunk_runs"],
+                            "n_chunks": stored["n_chunks"]}
+            diffs = [
+                _difference(label, _get(stored, keys), _get(manifest, keys))
+                for keys, label in _COMPARED
+                if _canonical(_get(stored, keys)) != _canonical(_get(manifest, keys))
+            ]
+            if diffs:
+                raise ValueError(
+                    f"store: {path} was made by a different sweep ({'; '.join(diffs)}); it is "
+                    "not resumed or mixed: use a new store path, or run the sweep that made it"
+                )
+            store._clean_temporary()
+            return store
+        if path.exists():
+            others = [p.name for p in path.iterdir() if not p.name.startswith(".")]
+            if others:
+                raise ValueError(
+                    f"store: {path} exists and is not a cmo-sim sweep store (no {MANIFEST}; "
+                    f"holds {', '.join(sorted(others)[:3])}); give a new or empty directory"
+                )
+        path.mkdir(parents=True, exist_ok=True)
+        _write_atomic(path / DESIGN, lambda tmp: _save_npy(tmp, unit))
+        _write_atomic(path / MANIFEST, lambda tmp: tmp.write_text(json.dumps(manifest, indent=1)))
+        store = cls(path, manifest)
+        store._clean_temporary()
+        return store
+
+    def _clean_temporary(self) -> None:
+        """Remove half-written chunks of a killed run (temporary names start with a dot)."""
+        for entry in self.path.iterdir():
+            if entry.name.startswith((".chunk-", f".{DESIGN}.", f".{MANIFEST}.")):
+                shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(
+                    missing_ok=True)
+
+    # -- contents ---------------------------------------------------------------------------------
+    @property
+    def format(self) -> str:
+        """``"zarr"`` or ``"parquet"``."""
+        return str(self.manifest["format"])
+
+    @property
+    def chunk_runs(self) -> int:
+        """Runs per chunk."""
+        return int(self.manifest["chunk_runs"])
+
+    @property
+    def n_chunks(self) -> int:
+        """Number of chunks of the whole sweep."""
+        return int(self.manifest["n_chunks"])
+
+    def unit(self) -> np.ndarray:
+        """The stored unit design."""
+        return np.load(self.path / DESIGN, allow_pickle=False)
+
+    def _chunk_path(self, index: int) -> Path:
+        return self.path / f"chunk-{index:05d}.{self.format}"
+
+    def finished(self) -> list[int]:
+        """Indices of the chunks whose files exist, in order."""
+        found = set()
+        for entry in self.path.iterdir():
+            match = _CHUNK.fullmatch(entry.name)
+            if match and match.group(2) == self.format and int(match.group(1)) < self.n_chunks:
+                found.add(int(match.group(1)))
+        return sorted(found)
+
+    def write(self, output: ChunkOutput) -> None:
+        """Write one finished chunk atomically."""
+        target = self._chunk_path(output.index)
+        if self.format == "parquet":
+            _write_atomic(target, lambda tmp: output.summary.to_parquet(tmp, index=False))
+            return
+
+        def write(tmp: Path) -> None:
+            _chunk_dataset(output).to_zarr(tmp / "chunk.zarr", mode="w", consolidated=False)
+
+        _atomic_dir(target, write, inner="chunk.zarr")
+
+    def read(self, index: int) -> tuple[pd.DataFrame, xr.Dataset | None]:
+        """The summary (and trajectories) of one finished chunk."""
+        target = self._chunk_path(index)
+        if self.format == "parquet":
+            return tidy_chunk(pd.read_parquet(target)), None
+        with xr.open_zarr(target, consolidated=False) as ds:
+            ds = ds.load()
+        summary_vars = [v for v in ds.data_vars if ds[v].dims == ("run",)]
+        frame = tidy_chunk(ds[summary_vars].to_dataframe().reset_index())
+        traj_vars = [v for v in ds.data_vars if str(v).startswith("traj_")]
+        traj = None
+        if traj_vars:
+            traj = ds[traj_vars].rename({v: str(v).removeprefix("traj_") for v in traj_vars})
+            traj = traj.assign_coords(
+                point=("run", frame["point"].to_numpy()),
+                replicate=("run", frame["replicate"].to_numpy()),
+            )
+            if "active" in traj:
+                traj["active"] = traj["active"].astype(bool)
+        return frame, traj
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _save_npy(path: Path, unit: np.ndarray) -> None:
+    with open(path, "wb") as handle:
+        np.save(handle, np.ascontiguousarray(unit, dtype="<f8"), allow_pickle=False)
+
+
+def _chunk_dataset(output: ChunkOutput) -> xr.Dataset:
+    """One chunk as a Dataset: summary columns along ``run``, trajectories as ``traj_<name>``."""
+    frame = output.summary.copy()
+    frame["cause"] = frame["cause"].astype(str).astype(object)  # variable-length strings
+    ds = frame.set_index("run").to_xarray()
+    if output.trajectories is not None:
+        traj = output.trajectories.drop_vars(
+            [c for c in ("point", "replicate", "scenario") if c in output.trajectories.coords]
+        )
+        traj = traj.rename({name: f"traj_{name}" for name in traj.data_vars})
+        ds = xr.merge([ds, traj], join="exact", compat="no_conflicts")
+    return ds
