@@ -5,6 +5,7 @@ from cmo_sim._simulate import simulate
 from cmo_sim.params import Params, compile_params
 from cmo_sim.results import Results, open_results
 from cmo_sim.scenario import Member, Scenario, TimelineEvent, load_scenario
+from cmo_sim.sweep import Sweep, SweepResults, open_sweep, run_sweep
 from cmo_sim.theory import Rule, Theory, load_theory
 
 __all__ = [
@@ -14,6 +15,8 @@ __all__ = [
     "Rule",
     "Scenario",
     "ScenarioError",
+    "Sweep",
+    "SweepResults",
     "Theory",
     "TheoryError",
     "TimelineEvent",
@@ -21,5 +24,7 @@ __all__ = [
     "load_scenario",
     "load_theory",
     "open_results",
+    "open_sweep",
+    "run_sweep",
     "simulate",
 ]
