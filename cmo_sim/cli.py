@@ -111,6 +111,55 @@ def _cmd_scenario_check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from cmo_sim.analysis import elementary_effects, sobol_indices
+    from cmo_sim.sweep import read_sweep_file, run_sweep
+    from cmo_sim.sweep.store import MANIFEST
+
+    spec = read_sweep_file(args.file)
+    sweep = spec.sweep
+    steps = args.steps if args.steps is not None else spec.steps
+    seed = args.seed if args.seed is not None else spec.seed
+    resumed = (Path(args.store) / MANIFEST).is_file()
+    print(f"sweep {sweep.name}: {sweep.n_points} points x {sweep.replicates} replicates = "
+          f"{sweep.n_runs} runs, {sweep.design} design over {', '.join(sweep.paths)}; "
+          f"{steps} months, seed {seed}")
+    results = run_sweep(
+        sweep, steps=steps, seed=seed, theory=args.theory, executor=args.executor,
+        store=args.store, record=spec.record, chunk_runs=args.chunk_runs,
+        progress=not args.quiet,
+    )
+    meta = results.meta
+    already = meta["n_chunks"] - meta["chunks_run"]
+    print(f"store {args.store}: {meta['n_chunks']} chunks of {meta['chunk_runs']} runs"
+          + (f" ({already} already there, {meta['chunks_run']} run now)" if resumed else ""))
+    outcomes = ["dissolved", "performance", "synergy_mean", "trust_final"]
+    table = results.aggregate(quantiles=()).sel(statistic="mean")[outcomes].to_dataframe()
+    table = pd.concat([results.design, table[outcomes]], axis=1)
+    shown = 20
+    with pd.option_context("display.width", 160, "display.precision", 3,
+                           "display.max_columns", None):
+        print("mean per design point (dissolved: share of runs)")
+        print(table.head(shown).to_string())
+        if len(table) > shown:
+            print(f"... {len(table) - shown} more points")
+        for outcome in ("dissolved", "performance"):
+            try:
+                if sweep.design == "sobol":
+                    title, frame = "Sobol indices", sobol_indices(results, outcome)
+                    frame = frame[["S1", "S1_conf", "ST", "ST_conf"]]
+                elif sweep.design == "grid" and sweep.n_points > 1:
+                    title, frame = "elementary effects", elementary_effects(results, outcome)
+                else:
+                    break
+            except ValueError as exc:
+                print(f"no sensitivity for {outcome}: {exc}")
+                continue
+            print(f"{title} of {outcome}")
+            print(frame.to_string())
+    return 0
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -168,6 +217,26 @@ def _parser() -> argparse.ArgumentParser:
                                     description="Validate scenario files; exit 1 if any is bad.")
     check.add_argument("files", nargs="+", metavar="FILE")
     check.set_defaults(func=_cmd_scenario_check)
+
+    sweep = sub.add_parser(
+        "sweep", help="run a scenario sweep into a resumable store",
+        description="Run the sweep a sweep file describes (base scenario, factors, design) and "
+        "write each finished chunk to the store; run it again with the same store to resume. "
+        "Prints the mean outcomes per design point and a sensitivity table.")
+    sweep.add_argument("file", metavar="SWEEP", help="sweep YAML file")
+    sweep.add_argument("--store", required=True,
+                       help="store directory (ending .zarr for Zarr, else Parquet)")
+    sweep.add_argument("--executor", default="local",
+                       help="local (default), processes, processes:N, or dask://host:port")
+    sweep.add_argument("--steps", type=_positive, default=None,
+                       help="months (default: the file's, else 120)")
+    sweep.add_argument("--seed", type=_seed, default=None,
+                       help="random seed (default: the file's, else 0)")
+    sweep.add_argument("--theory", default=None, help="theory YAML (default: the review's)")
+    sweep.add_argument("--chunk-runs", type=_positive, default=None,
+                       help="runs per chunk (default: sized to memory; a store keeps its own)")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.set_defaults(func=_cmd_sweep)
     return parser
 
 
