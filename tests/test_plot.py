@@ -271,6 +271,13 @@ def test_sensitivity_draws_s1_and_st_bars_with_intervals(tmp_path):
     np.testing.assert_allclose([s[1, 0] - s[0, 0] for s in segments], [0.06, 0.1, 0.12])
 
 
+def test_sensitivity_title_names_outcome_and_level():
+    frame = INDICES.copy()
+    frame.attrs.update(outcome="performance", conf_level=0.9)
+    title = plot.sensitivity(frame).axes[0].get_title()
+    assert "of performance" in title and "90% confidence" in title
+
+
 def test_sensitivity_accepts_factor_column_and_salib_results():
     as_column = plot.sensitivity(INDICES.reset_index()).axes[0]
     plain = dict(INDICES.to_dict("list"), names=list(INDICES.index))

@@ -17,7 +17,7 @@ from cmo_sim.plot._style import (
 __all__ = ["compare", "survival"]
 
 #: Summary columns that identify a run rather than measure an outcome.
-_NOT_OUTCOMES = {"run", "replicate"}
+_NOT_OUTCOMES = {"run", "point", "replicate"}
 #: Dissolution causes (``Results.summary["cause"]``): trust collapse is of inter-organisational
 #: origin, faith collapse of intra-organisational origin.
 _CAUSES = {"trust": "trust collapse", "faith": "faith collapse"}

@@ -108,7 +108,7 @@ def regime_map(sweep_results, x: str, y: str, outcome: str, *, agg: Literal["mea
     check_choice("y", y, columns)
     if x == y:
         raise ValueError(f"x, y: both are '{x}'; give two different factors")
-    numeric = [c for c in columns if c not in {"run", "replicate", x, y}
+    numeric = [c for c in columns if c not in {"run", "point", "replicate", x, y}
                and (pd.api.types.is_numeric_dtype(summary[c])
                     or pd.api.types.is_bool_dtype(summary[c]))]
     check_choice("outcome", outcome, ["regime", *numeric])
@@ -230,6 +230,7 @@ def sensitivity(indices, *, ax=None):
     matplotlib.figure.Figure
         Horizontal bars: one S1 and one ST bar per factor, most influential factor on top.
     """
+    attrs = getattr(indices, "attrs", {}) or {}
     frame = _indices_frame(indices).sort_values("ST", ascending=True, kind="stable")
     fig, (panel,), created = panels(ax, 1, what="sensitivity",
                                     figsize=(7.0, 1.4 + 0.45 * len(frame)))
@@ -246,7 +247,11 @@ def sensitivity(indices, *, ax=None):
     panel.axvline(0, color="black", linewidth=0.8)
     panel.set_xlabel("Sobol index [share of output variance, 0-1]")
     panel.set_ylabel("factor")
-    panel.set_title("Sobol sensitivity indices (error bars: confidence interval)", fontsize=10)
+    of = f" of {attrs['outcome']}" if attrs.get("outcome") else ""
+    level = (f"{float(attrs['conf_level']):.0%} " if isinstance(attrs.get("conf_level"), float)
+             else "")
+    panel.set_title(f"Sobol sensitivity indices{of} (error bars: {level}confidence interval)",
+                    fontsize=10)
     panel.grid(axis="x", alpha=0.3)
     handles, labels = panel.get_legend_handles_labels()
     panel.legend(handles[::-1], labels[::-1], fontsize=8, loc="lower right")
