@@ -178,14 +178,17 @@ class Organisation(mesa.Agent):
         """``clip(log10(size) / 5, 0, 1)``: 10 staff -> 0.2, 100,000 -> 1."""
         return clip(math.log10(self.attributes["size"]) / 5.0, 0.0, 1.0)
 
-    def power(self, lead_bonus: float) -> float:
-        """Power from size and resources, plus the lead's bonus (power.mandated_imbalance).
+    def power(self) -> float:
+        """Structural power: the mean of normalised size and resources."""
+        return 0.5 * (self.normalised_size() + self.attributes["resources"])
 
-        ``lead_bonus`` is the partnership's hierarchy bonus (0 unless mandated); it goes to the
-        lead member only.
+    def rank(self, lead_bonus: float) -> float:
+        """Hierarchical power over the others: the lead's bonus in a mandated partnership.
+
+        Rules: power.mandated_imbalance (``lead_bonus`` is 0 unless mandated; every other
+        member feels the lead's seniority, whatever their sizes).
         """
-        own = 0.5 * (self.normalised_size() + self.attributes["resources"])
-        return own + lead_bonus if self.index == self.model.lead else own
+        return lead_bonus if self.index == self.model.lead else 0.0
 
     # -- what the member sees of its partners -----------------------------------------------------
     def trust_given(self, partners: Iterable[Organisation]) -> float:
@@ -281,9 +284,10 @@ class Organisation(mesa.Agent):
         return rate * b["loss_aversion"] * a["trust.failure_loop"]
 
     def domination_effect(self, partner: Organisation, view: Outlook) -> float:
-        """Trust erodes with the dominance felt from a more powerful partner.
+        """Trust erodes with the dominance felt from a more powerful or senior partner.
 
-        Rules: power.size_domination (dominance ``max(0, p_partner - p_self)``).
+        Rules: power.size_domination (dominance ``max(0, p_partner - p_self) + rank_partner``,
+        the rank from power.mandated_imbalance).
         """
         a, b = self.model.coef, self.model.base
         return b["domination_rate"] * a["power.size_domination"] * view.dominance(self, partner)

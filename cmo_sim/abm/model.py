@@ -83,6 +83,7 @@ class Outlook:
     count: float
     size_norm: dict[int, float]
     power: dict[int, float]
+    rank: dict[int, float]
     top: int
     complexity: float
     communication: dict[tuple[int, int], float]
@@ -104,8 +105,14 @@ class Outlook:
     culture_pull: float = 0.0
 
     def dominance(self, member: Organisation, partner: Organisation) -> float:
-        """Dominance ``member`` feels from ``partner``: ``max(0, p_partner - p_member)``."""
-        return max(self.power[partner.index] - self.power[member.index], 0.0)
+        """Dominance ``member`` feels from ``partner``.
+
+        ``max(0, p_partner - p_member) + rank_partner``: a more powerful partner, and the lead
+        of a mandated partnership, dominate.
+        """
+        return max(self.power[partner.index] - self.power[member.index], 0.0) + self.rank[
+            partner.index
+        ]
 
 
 class PartnershipModel(mesa.Model):
@@ -196,11 +203,6 @@ class PartnershipModel(mesa.Model):
         ) else "scenario"
         self.replicate = int(params.replicate[0])
         self._keys = params.keys
-        # A context that is also state (shared vision, culture) is reset at its schedule steps.
-        self._reset_steps = {
-            name: frozenset(int(s) for s in params.schedules[name].steps[0])
-            for name in ("shared_vision", "culture") if name in params.schedules
-        }
         self._static_contexts = None if params.schedules else self._read_contexts(0)
         self.events: list[dict[str, Any]] = []
         self._initialise(names)
@@ -270,12 +272,15 @@ class PartnershipModel(mesa.Model):
             )
             self.members.append(member)
         lead_bonus = -a["power.mandated_imbalance"] * b["lead_power_bonus"] * ctx["mandated"]
-        power = {m.index: m.power(lead_bonus) for m in self.members}
+        power = {m.index: m.power() for m in self.members}
+        rank = {m.index: m.rank(lead_bonus) for m in self.members}
         for member in self.members:
             for partner in self.members:
                 if partner is member:
                     continue
-                dominance = max(power[partner.index] - power[member.index], 0.0)
+                dominance = max(power[partner.index] - power[member.index], 0.0) + rank[
+                    partner.index
+                ]
                 noise = self._draw(0, Stream.INITIAL_TRUST, member.index, partner.index)
                 trust = (
                     level
@@ -341,17 +346,17 @@ class PartnershipModel(mesa.Model):
     def timeline(self, t: int) -> tuple[dict[str, float], list[dict[str, float]]]:
         """Scheduled context changes take effect at their month (scenario ``timeline``).
 
-        Members' attributes are updated; the contexts that are also state (shared vision,
-        culture) are reset to their scheduled values at the steps of their schedule, as the
-        numpy step does. Returns the contexts in force this month.
+        Members' attributes are updated. A change of a context that is also state (shared
+        vision, a member's culture) resets that state, where and only where the scheduled value
+        moves this month. Returns the contexts in force this month.
         """
         ctx, attributes = self._contexts(t)
+        before_ctx, before_attributes = self._previous_contexts
+        if ctx["shared_vision"] != before_ctx["shared_vision"]:
+            self.vision = ctx["shared_vision"]
         for member in self.members:
             member.attributes = attributes[member.index]
-        if t in self._reset_steps.get("shared_vision", ()):
-            self.vision = ctx["shared_vision"]
-        if t in self._reset_steps.get("culture", ()):
-            for member in self.members:
+            if member.attributes["culture"] != before_attributes[member.index]["culture"]:
                 member.culture = member.attributes["culture"]
         self._log_timeline(t, ctx, attributes)
         return ctx, attributes
@@ -359,7 +364,7 @@ class PartnershipModel(mesa.Model):
     def observe(self, t: int, contexts: tuple[dict[str, float], list]) -> Outlook:
         """What the members see this month, from the previous state.
 
-        Rules: power.mandated_imbalance (lead bonus in power); complexity.size_trust_requirement,
+        Rules: power.mandated_imbalance (the lead's rank); complexity.size_trust_requirement,
         complexity.problem_simplicity, complexity.regulation, complexity.interoperability,
         complexity.too_many_partners (task complexity); communication.strategies,
         communication.proximity, complexity.interoperability (communication level, then per pair
@@ -373,8 +378,12 @@ class PartnershipModel(mesa.Model):
         row_count = max(n_active - 1.0, 1.0)
         size_norm = {m.index: m.normalised_size() for m in active}
         lead_bonus = -a["power.mandated_imbalance"] * b["lead_power_bonus"] * ctx["mandated"]
-        power = {m.index: m.power(lead_bonus) for m in active}
-        top = max(active, key=lambda m: power[m.index]).index if active else self.lead
+        power = {m.index: m.power() for m in active}
+        rank = {m.index: m.rank(lead_bonus) for m in active}
+        # The most powerful member (structure and rank; the first one on ties).
+        top = max(active, key=lambda m: power[m.index] + rank[m.index]).index if active else (
+            self.lead
+        )
         s_mean = ordered_sum(size_norm[m.index] for m in active) / count
         complexity = clip(
             0.5
@@ -411,6 +420,7 @@ class PartnershipModel(mesa.Model):
             count=count,
             size_norm=size_norm,
             power=power,
+            rank=rank,
             top=top,
             complexity=complexity,
             communication=communication,
@@ -534,7 +544,8 @@ class PartnershipModel(mesa.Model):
                 logit = (
                     partnership_terms
                     - a["conflict.cultural_compatibility"] * distance
-                    - a["conflict.dominance"] * abs(view.power[i] - view.power[j])
+                    - a["conflict.dominance"] * max(view.dominance(first, second),
+                                                    view.dominance(second, first))
                     - a["conflict.workforce_churn"] * centred(stability)
                     - a["conflict.flexibility"] * centred(flexibility)
                     + a["communication.conflicting_cultures"] * 2.0 * distance * communication
