@@ -1,0 +1,509 @@
+"""The Mesa engine: equivalence with the numpy core, the engine contract, Mesa API, explanations."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+import mesa
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+import cmo_sim
+import cmo_sim.abm
+from cmo_sim.abm import Explanation, Organisation, PartnershipModel, explain, run_abm
+from cmo_sim.core.runner import TRAJECTORY_VARIABLES, RunOutput, run
+from cmo_sim.core.state import COUNTERS
+from cmo_sim.params import compile_params
+from cmo_sim.results import SUMMARY_COLUMNS, summarise
+from cmo_sim.scenario import ENTRY_POINTS, MEMBER_FIELDS, PARTNERSHIP_FIELDS, field_bounds
+
+SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios"
+THEORY = cmo_sim.load_theory()
+TOLERANCE = 1e-9
+#: Months simulated per generated example of the differential test.
+DIFF_STEPS = 60
+
+
+def _shipped(name: str) -> cmo_sim.Scenario:
+    return cmo_sim.load_scenario(SCENARIO_DIR / f"{name}.yaml")
+
+
+# -- comparing two RunOutputs ---------------------------------------------------------------------
+def _assert_close(name: str, expected: np.ndarray, actual: np.ndarray) -> None:
+    assert expected.shape == actual.shape, f"{name}: shape {actual.shape} != {expected.shape}"
+    assert expected.dtype == actual.dtype, f"{name}: dtype {actual.dtype} != {expected.dtype}"
+    if expected.dtype.kind == "f":
+        assert np.array_equal(np.isnan(expected), np.isnan(actual)), f"{name}: NaN positions"
+        diff = np.abs(np.nan_to_num(expected) - np.nan_to_num(actual))
+        assert diff.max(initial=0.0) <= TOLERANCE, f"{name}: max abs difference {diff.max()}"
+    else:
+        assert np.array_equal(expected, actual), f"{name}: {actual} != {expected}"
+
+
+def _assert_same_output(params, steps: int, expected: RunOutput, actual: RunOutput) -> None:
+    """Both engines' outputs agree: trajectories, final state, mean synergy, summary."""
+    if expected.trajectories is None:
+        assert actual.trajectories is None and actual.steps_recorded is None
+    else:
+        assert np.array_equal(expected.steps_recorded, actual.steps_recorded)
+        assert set(actual.trajectories) == set(expected.trajectories)
+        for name, values in expected.trajectories.items():
+            _assert_close(f"trajectory {name}", values, actual.trajectories[name])
+    for f in fields(expected.final):
+        _assert_close(f"final {f.name}", getattr(expected.final, f.name),
+                      getattr(actual.final, f.name))
+    # A run dissolved before the last month has no monthly events left in its final state.
+    early = actual.final.dissolved & (actual.final.dissolved_at < steps - 1)
+    for name in ("success", "achievement", "step_conflicts"):
+        assert not getattr(actual.final, name)[early].any(), name
+    _assert_close("synergy_mean", expected.synergy_mean, actual.synergy_mean)
+    want, got = summarise(params, expected), summarise(params, actual)
+    assert list(got.columns) == list(SUMMARY_COLUMNS)
+    discrete = ["run", "scenario", "replicate", "n_members", "dissolved", "dissolved_at", "cause",
+                "members_final", *COUNTERS]
+    pd.testing.assert_frame_equal(want[discrete], got[discrete])
+    continuous = [c for c in SUMMARY_COLUMNS if c not in discrete]
+    pd.testing.assert_frame_equal(want[continuous], got[continuous], check_exact=False,
+                                  rtol=0.0, atol=TOLERANCE)
+
+
+# -- strategies ----------------------------------------------------------------------------------
+SIZES = st.one_of(st.sampled_from([10.0, 100_000.0]), st.floats(1.0, 5.0).map(lambda e: 10.0**e))
+
+
+def _values(path: str, spread: float = 1.0):
+    """Values of a context or member attribute: its whole range, or ``spread`` of it around
+    the middle."""
+    if path.endswith(".size"):
+        return SIZES if spread == 1.0 else st.floats(2.5, 3.5).map(lambda e: 10.0**e)
+    bounds = field_bounds(path)
+    if bounds is None:
+        return st.booleans()
+    low, high = bounds
+    if spread == 1.0:
+        return st.floats(low, high, allow_nan=False)
+    # Integer steps around the middle: hypothesis favours small integers, i.e. typical values.
+    middle, half = 0.5 * (low + high), 0.5 * spread * (high - low)
+    return st.integers(-100, 100).map(lambda k: middle + half * k / 100)
+
+
+@st.composite
+def scenarios(draw, min_members: int = 2, max_members: int = 8, last_step: int = DIFF_STEPS,
+              spread: float = 1.0):
+    n = draw(st.integers(min_members, max_members))
+    data = {name: draw(_values(name, spread)) for name in PARTNERSHIP_FIELDS}
+    data["entry_point"] = draw(st.none() | st.sampled_from(ENTRY_POINTS))
+    data["lead"] = draw(st.integers(0, n - 1))
+    data["members"] = [
+        {name: draw(_values(f"members[{i}].{name}", spread)) for name in MEMBER_FIELDS}
+        | {"name": f"org {chr(65 + i)}"}
+        for i in range(n)
+    ]
+    paths = list(PARTNERSHIP_FIELDS) + [
+        f"members[{i}].{name}" for i in range(n) for name in MEMBER_FIELDS
+    ]
+    steps = sorted(draw(st.sets(st.integers(0, last_step), max_size=3)))
+    data["timeline"] = [
+        {"step": s, "changes": {p: draw(_values(p, spread)) for p in draw(
+            st.lists(st.sampled_from(paths), min_size=1, max_size=3, unique=True))}}
+        for s in steps
+    ]
+    data["name"] = "generated"
+    return cmo_sim.load_scenario(data)
+
+
+theories = st.lists(st.sampled_from(THEORY.ids), max_size=10, unique=True).map(
+    lambda ids: THEORY.without(*ids)
+)
+
+
+# -- Mesa is imported only by cmo_sim.abm ----------------------------------------------------------
+def _python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+def test_import_cmo_sim_does_not_import_mesa():
+    done = _python("import cmo_sim, sys; assert 'mesa' not in sys.modules")
+    assert done.returncode == 0, done.stderr
+
+
+def test_importing_the_mesa_engine_keeps_the_multiprocessing_start_method():
+    done = _python(
+        "import multiprocessing as mp\n"
+        "assert mp.get_start_method(allow_none=True) is None\n"
+        "import cmo_sim.abm, sys\n"
+        "assert 'mesa' in sys.modules\n"
+        "assert mp.get_start_method(allow_none=True) is None, mp.get_start_method()\n"
+        "mp.set_start_method('forkserver', force=True)\n"
+        "import importlib; importlib.reload(cmo_sim.abm)\n"
+        "assert mp.get_start_method() == 'forkserver'\n"
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_public_names():
+    assert sorted(cmo_sim.abm.__all__) == [
+        "Explanation", "Organisation", "PartnershipModel", "explain", "run_abm",
+    ]
+    for name in cmo_sim.abm.__all__:
+        assert getattr(cmo_sim.abm, name) is not None
+
+
+# -- equivalence with the numpy core ---------------------------------------------------------------
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    scenario=scenarios(),
+    theory=theories,
+    seed=st.integers(0, 2**64 - 1),
+    replicate=st.integers(0, 10**6),
+)
+def test_engines_agree_on_generated_scenarios(scenario, theory, seed, replicate):
+    params = compile_params([scenario], replicates=[replicate], seed=seed, theory=theory)
+    expected = run(params, DIFF_STEPS, "trajectory")
+    actual = run_abm(params, DIFF_STEPS, "trajectory")
+    _assert_same_output(params, DIFF_STEPS, expected, actual)
+    final = expected.final
+    event(f"members: {scenario.n_members}")
+    event("dissolved" if final.dissolved[0] else "survived")
+    if final.dissolved[0]:
+        event(f"dissolved in month {'< 6' if final.dissolved_at[0] < 6 else '>= 6'}")
+    event(f"exits: {min(int(final.exits[0]), 3)}")
+    event(f"timeline events: {len(scenario.timeline)}")
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    scenario=scenarios(max_members=3, last_step=120, spread=0.2),
+    theory=st.lists(st.sampled_from(THEORY.ids), max_size=2, unique=True).map(
+        lambda ids: THEORY.without(*ids)),
+    seed=st.integers(0, 2**64 - 1),
+)
+def test_engines_agree_on_long_runs_near_typical_contexts(scenario, theory, seed):
+    # Typical contexts keep many partnerships alive for ten years (synergy basin, late exits).
+    params = compile_params([scenario], replicates=4, seed=seed, theory=theory)
+    expected = run(params, 120, "trajectory")
+    _assert_same_output(params, 120, expected, run_abm(params, 120, "trajectory"))
+    event(f"survived: {int((~expected.final.dissolved).sum())} of 4")
+
+
+@pytest.mark.parametrize("record", ["summary", "trajectory", 7])
+def test_engines_agree_on_a_padded_batch_of_shipped_scenarios(record):
+    names = ["voluntary_alliance", "mandated_merger", "savings_sequestered",
+             "leadership_turnover", "large_network"]
+    params = compile_params([_shipped(n) for n in names], replicates=4, seed=2024)
+    expected = run(params, 120, record)
+    actual = run_abm(params, 120, record)
+    _assert_same_output(params, 120, expected, actual)
+    final = expected.final
+    # The batch exercises what the equivalence is about: padding, exits, both kinds of
+    # resolution, domination, dissolution and survival.
+    assert params.present.sum(axis=1).min() < params.n_members
+    assert final.dissolved.any() and not final.dissolved.all()
+    assert (final.exits > 1).any()
+    assert final.constructive.sum() > 0 and final.destructive.sum() > 0
+    assert final.dominations.sum() > 0
+
+
+def test_simulate_with_the_mesa_engine_returns_the_batch_results():
+    scenarios_ = [_shipped("voluntary_alliance"), _shipped("savings_sequestered")]
+    batch = cmo_sim.simulate(scenarios_, runs=5, steps=40, seed=9, record="trajectory")
+    abm = cmo_sim.simulate(scenarios_, runs=5, steps=40, seed=9, record="trajectory",
+                           engine="abm", chunk_runs=3)
+    assert abm.meta["engine"] == "abm"
+    pd.testing.assert_frame_equal(batch.summary, abm.summary, check_exact=False, rtol=0.0,
+                                  atol=TOLERANCE)
+    assert batch.trajectories.sizes == abm.trajectories.sizes
+    for name in TRAJECTORY_VARIABLES:
+        _assert_close(name, batch.trajectories[name].values, abm.trajectories[name].values)
+
+
+def test_a_model_built_from_a_scenario_is_that_replicate_of_the_batch():
+    scenario = _shipped("leadership_turnover")
+    batch = cmo_sim.simulate(scenario, runs=4, steps=60, seed=17, record="trajectory")
+    model = PartnershipModel(scenario, seed=17, replicate=3, steps=60)
+    while model.running:
+        model.step()
+    reported = model.datacollector.get_model_vars_dataframe()
+    recorded = batch.trajectories.sel(run=3)
+    months = len(reported)
+    assert months == model.steps + 1
+    np.testing.assert_allclose(reported["synergy"], recorded["synergy"].values[:months],
+                               rtol=0, atol=TOLERANCE)
+    np.testing.assert_allclose(reported["performance"],
+                               recorded["performance"].values[:months], rtol=0, atol=TOLERANCE)
+    row = batch.summary.iloc[3]
+    assert bool(reported["dissolved"].iloc[-1]) == bool(row["dissolved"])
+    assert reported["mean_trust"].iloc[-1] == pytest.approx(row["trust_final"], abs=TOLERANCE)
+    assert reported["mean_faith"].iloc[-1] == pytest.approx(row["faith_final"], abs=TOLERANCE)
+
+
+# -- the engine contract ---------------------------------------------------------------------------
+CONTRACT_SCENARIOS = ["voluntary_alliance", "mandated_merger", "savings_sequestered"]
+CONTRACT_RUNS, CONTRACT_STEPS = 6, 48
+
+
+def _simulate(engine: str, seed: int = 11):
+    return cmo_sim.simulate([_shipped(n) for n in CONTRACT_SCENARIOS], runs=CONTRACT_RUNS,
+                            steps=CONTRACT_STEPS, seed=seed, record="trajectory", engine=engine)
+
+
+@pytest.fixture(scope="module", params=["batch", "abm"])
+def engine(request):
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def results(engine):
+    return _simulate(engine)
+
+
+class TestEngineContract:
+    """What every engine must do, whatever its implementation."""
+
+    def test_summary_has_one_row_per_run_and_the_documented_columns(self, results):
+        summary = results.summary
+        assert list(summary.columns) == list(SUMMARY_COLUMNS)
+        assert len(summary) == len(CONTRACT_SCENARIOS) * CONTRACT_RUNS
+        assert summary["run"].tolist() == list(range(len(summary)))
+        assert summary["replicate"].tolist() == list(range(CONTRACT_RUNS)) * 3
+        assert set(summary["cause"]) <= {"none", "trust", "faith"}
+
+    def test_trajectories_have_the_documented_shape(self, results):
+        traj = results.trajectories
+        assert set(traj.data_vars) == set(TRAJECTORY_VARIABLES)
+        assert dict(traj.sizes) == {"run": 18, "step": CONTRACT_STEPS + 1, "member": 3}
+        assert traj["step"].values.tolist() == list(range(CONTRACT_STEPS + 1))
+        assert traj["trust"].dims == ("run", "step", "member")
+        assert traj["synergy"].dims == ("run", "step")
+
+    def test_every_state_stays_in_its_range(self, results):
+        traj, summary = results.trajectories, results.summary
+        for name in ("trust", "faith", "intra_conflict", "synergy", "inertia", "ambition",
+                     "vision"):
+            values = traj[name].values
+            real = values[~np.isnan(values)]
+            assert real.size and (real >= 0.0).all() and (real <= 1.0).all(), name
+        assert (traj["achievement"].values >= 0.0).all()
+        assert (np.diff(traj["performance"].values, axis=1) >= 0.0).all()
+        assert (traj["conflict_events"].values >= 0).all()
+        for column in ("synergy_mean", "synergy_final", "trust_final", "faith_final"):
+            assert summary[column].between(0.0, 1.0).all(), column
+        alive_months = np.where(summary["dissolved"], summary["dissolved_at"] + 1,
+                                CONTRACT_STEPS)
+        assert (summary["successes"] + summary["failures"] == alive_months).all()
+        assert (summary["constructive"] + summary["destructive"] == summary["conflicts"]).all()
+
+    def test_dissolution_is_absorbing(self, results):
+        traj, summary = results.trajectories, results.summary
+        dissolved = summary[summary["dissolved"]]
+        assert len(dissolved) > 0
+        for row in dissolved.itertuples():
+            # Month label dissolved_at + 1 is the state just after the dissolution month.
+            after = traj.sel(run=row.run).isel(step=slice(row.dissolved_at + 1, None))
+            assert after["active"].values.sum(axis=1).max() < 2
+            later = after.isel(step=slice(1, None))
+            assert (later["conflict_events"].values == 0).all()
+            assert (later["achievement"].values == 0.0).all()
+            for name in ("trust", "faith", "synergy", "performance", "vision", "active"):
+                values = later[name].values
+                same = np.broadcast_to(values[:1], values.shape)
+                assert np.array_equal(values, same, equal_nan=values.dtype.kind == "f"), name
+
+    def test_same_seed_and_replicate_reproduce_the_run(self, engine, results):
+        again = _simulate(engine)
+        pd.testing.assert_frame_equal(results.summary, again.summary)
+        assert results.trajectories.identical(again.trajectories)
+
+    def test_different_replicates_and_seeds_differ(self, engine, results):
+        trust = results.trajectories["trust"].isel(step=0).values
+        # Initial trust draws differ between replicates of the same scenario.
+        first = trust[:CONTRACT_RUNS]
+        assert len({tuple(np.round(row, 12)) for row in first}) == CONTRACT_RUNS
+        other = _simulate(engine, seed=12)
+        assert not np.allclose(other.trajectories["trust"].isel(step=0).values, trust)
+
+
+# -- the Mesa model ----------------------------------------------------------------------------
+def test_the_model_is_a_mesa_model_of_organisation_agents():
+    model = PartnershipModel(_shipped("savings_sequestered"), seed=3, steps=12)
+    assert isinstance(model, mesa.Model)
+    assert len(model.agents) == 3
+    assert all(isinstance(agent, Organisation) for agent in model.agents)
+    assert [m.name for m in model.members][0] == "Metro Health Partners (managing partner)"
+    first = model.members[0]
+    assert sorted(first.trust) == [1, 2]
+    assert all(0.0 <= value <= 1.0 for value in first.trust.values())
+    assert first.active and 0.0 <= first.faith <= 1.0
+
+
+def test_the_model_stops_after_its_steps_or_at_dissolution():
+    survivor = PartnershipModel(_shipped("voluntary_alliance"), seed=3, replicate=1, steps=30)
+    while survivor.running:
+        survivor.step()
+    assert not survivor.dissolved and survivor.steps == 30
+    merger = PartnershipModel(_shipped("mandated_merger"), seed=5, steps=120)
+    while merger.running:
+        merger.step()
+    assert merger.dissolved and merger.steps == merger.dissolved_at + 1 < 120
+    frozen = merger.final_state()
+    merger.step()  # a dissolved partnership stays as it was
+    after = merger.final_state()
+    for name in ("trust", "faith", "synergy", "performance", "active", "conflicts"):
+        assert np.array_equal(getattr(frozen, name), getattr(after, name)), name
+
+
+def test_the_data_collector_reports_model_and_agent_variables():
+    model = PartnershipModel(_shipped("savings_sequestered"), seed=1, steps=24)
+    while model.running:
+        model.step()
+    per_month = model.datacollector.get_model_vars_dataframe()
+    assert list(per_month.columns) == ["mean_trust", "mean_faith", "synergy", "inertia",
+                                       "ambition", "performance", "dissolved"]
+    assert len(per_month) == model.steps + 1
+    np.testing.assert_allclose(per_month["synergy"] + per_month["inertia"], 1.0)
+    agents = model.datacollector.get_agent_vars_dataframe()
+    assert {"faith", "trust_given", "trust_received", "intra_conflict", "active"} <= set(
+        agents.columns
+    )
+    assert len(agents) == 3 * (model.steps + 1)
+    for column in ("faith", "trust_given", "trust_received", "intra_conflict"):
+        assert agents[column].between(0.0, 1.0).all(), column
+    # Trust given and received are two views of the same matrix.
+    last = agents.xs(model.steps, level="Step")
+    assert last["trust_given"].mean() == pytest.approx(last["trust_received"].mean())
+
+
+def test_batch_run_gives_different_repeatable_runs():
+    scenario = _shipped("voluntary_alliance")
+    parameters = {"scenario": [scenario], "replicate": range(20), "seed": [1]}
+
+    def sweep():
+        rows = mesa.batch_run(PartnershipModel, parameters, iterations=1, max_steps=30,
+                              display_progress=False)
+        return pd.DataFrame(rows).drop(columns=["scenario"])
+
+    first, second = sweep(), sweep()
+    pd.testing.assert_frame_equal(first, second)
+    assert first["RunId"].nunique() == 20
+    assert sorted(first["replicate"].unique()) == list(range(20))
+    per_run = first.groupby("replicate")[["mean_trust", "synergy", "Step"]].first()
+    assert len({tuple(row) for row in per_run.round(12).itertuples(index=False)}) == 20
+    # A Mesa sweep run is the same run as that replicate in the numpy engine.
+    batch = cmo_sim.simulate(scenario, runs=20, steps=40, seed=1, record="trajectory")
+    for replicate, row in per_run.iterrows():
+        expected = batch.trajectories["synergy"].sel(run=replicate, step=int(row["Step"]))
+        assert row["synergy"] == pytest.approx(float(expected), abs=TOLERANCE)
+
+
+def test_bad_arguments_are_reported():
+    scenario = _shipped("voluntary_alliance")
+    params = compile_params([scenario], replicates=2)
+    with pytest.raises(ValueError, match="steps"):
+        PartnershipModel(scenario, steps=0)
+    with pytest.raises(ValueError, match="replicate"):
+        PartnershipModel(scenario, replicate=-1)
+    with pytest.raises(ValueError, match="scenario"):
+        PartnershipModel()
+    with pytest.raises(ValueError, match="not both"):
+        PartnershipModel(scenario, params=params.take(np.array([0])))
+    with pytest.raises(ValueError, match="2 runs"):
+        PartnershipModel(params=params)
+    with pytest.raises(ValueError, match="run_index"):
+        PartnershipModel.from_params(params, 2)
+
+
+# -- explaining a run ----------------------------------------------------------------------------
+FOR_SHOW = cmo_sim.load_scenario({
+    "name": "for show", "authenticity": 0.0, "stakeholder_involvement": 0.0,
+    "members": [{"name": "A", "staff_involvement": 0.1, "workforce_stability": 0.1},
+                {"name": "B", "staff_involvement": 0.1}],
+})
+EXPLAINED = [("mandated_merger", 0), ("voluntary_alliance", 0), ("voluntary_alliance", 1),
+             ("savings_sequestered", 2), ("large_network", 0), ("leadership_turnover", 1)]
+
+
+def _batch_row(scenario, replicate: int, seed: int = 0) -> pd.Series:
+    summary = cmo_sim.simulate(scenario, runs=replicate + 1, steps=120, seed=seed).summary
+    return summary.iloc[replicate]
+
+
+@pytest.mark.parametrize(("name", "replicate"), EXPLAINED)
+def test_the_story_names_the_month_and_cause_the_summary_reports(name, replicate):
+    scenario = _shipped(name)
+    explanation = explain(scenario, seed=0, replicate=replicate)
+    assert isinstance(explanation, Explanation)
+    row = _batch_row(scenario, replicate)
+    for column in ("dissolved", "dissolved_at", "cause", *COUNTERS):
+        assert explanation.summary[column] == row[column], column
+    story = explanation.story
+    assert story.startswith(scenario.name)
+    assert scenario.members[0].name in story
+    if row["dissolved"]:
+        assert f"In month {row['dissolved_at']}," in story
+        assert f"({row['cause']} collapse:" in story
+        assert "partnership dissolved" in story and "still running" not in story
+    else:
+        assert "still running" in story and "partnership dissolved" not in story
+
+
+def test_the_explained_runs_include_dissolutions_and_a_survivor():
+    outcomes = {bool(_batch_row(_shipped(name), replicate)["dissolved"])
+                for name, replicate in EXPLAINED}
+    assert outcomes == {True, False}
+
+
+def test_a_faith_collapse_is_told_as_of_intra_organisational_origin():
+    explanation = explain(FOR_SHOW, seed=0, replicate=1)
+    row = _batch_row(FOR_SHOW, 1)
+    assert row["dissolved"] and row["cause"] == "faith"
+    assert f"In month {row['dissolved_at']}," in explanation.story
+    assert "faith in the collaboration" in explanation.story
+    assert "(faith collapse: intra-organisational origin)" in explanation.story
+
+
+@pytest.mark.parametrize(("name", "replicate"), EXPLAINED)
+def test_the_event_log_adds_up_to_the_summary_counters(name, replicate):
+    explanation = explain(_shipped(name), seed=0, replicate=replicate)
+    events, summary = explanation.events, explanation.summary
+    assert list(events.columns) == list(cmo_sim.abm.model.EVENT_COLUMNS)
+
+    def count(mechanism, outcome=None):
+        rows = events[events["mechanism"] == mechanism]
+        return len(rows if outcome is None else rows[rows["outcome"] == outcome])
+
+    assert count("conflict") == summary["conflicts"]
+    assert count("conflict", "constructive") == summary["constructive"]
+    assert count("conflict", "destructive") == summary["destructive"]
+    assert count("task", "success") == summary["successes"]
+    assert count("task", "failure") == summary["failures"]
+    assert count("domination") == summary["dominations"]
+    assert count("exit") == summary["exits"]
+    assert count("dissolution") == int(summary["dissolved"])
+    exits = events[events["mechanism"] == "exit"]
+    assert (exits["value"] < exits["threshold"]).all()
+    assert set(exits["outcome"]) <= {"trust", "faith"}
+    assert events["step"].is_monotonic_increasing
+    for rules in events.loc[events["mechanism"] != "timeline", "rules"]:
+        cited = rules.split(", ")
+        assert cited and set(cited) <= set(THEORY.ids), rules
+
+
+def test_the_log_records_timeline_changes_and_member_fallback_names():
+    scenario = cmo_sim.load_scenario({
+        "name": "turnover", "leadership": 0.8,
+        "members": [{}, {}],
+        "timeline": [{"step": 6, "changes": {"leadership": 0.2, "members[1].resources": 0.3}}],
+    })
+    explanation = explain(scenario, seed=0, replicate=0, steps=12)
+    timeline = explanation.events[explanation.events["mechanism"] == "timeline"]
+    assert timeline["step"].tolist() == [6]
+    assert "leadership: 0.8 -> 0.2" in timeline["detail"].iloc[0]
+    assert "member 1 resources: 0.5 -> 0.3" in timeline["detail"].iloc[0]
+    assert "member 0, member 1" in explanation.story
