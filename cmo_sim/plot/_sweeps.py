@@ -166,7 +166,8 @@ def regime_map(sweep_results, x: str, y: str, outcome: str, *, agg: Literal["mea
         finite = grid[np.isfinite(grid)]
         middle = (finite.min() + finite.max()) / 2 if finite.size else 0.0
         text_colour = np.where(np.nan_to_num(grid, nan=middle) > middle, "black", "white")
-        title = f"{agg} {outcome} per cell"
+        title = (f"{agg} months to dissolution (dissolved runs) per cell"
+                 if outcome == "dissolved_at" else f"{agg} {outcome} per cell")
     if annotate:
         for row in range(shape[0]):
             for col in range(shape[1]):
