@@ -135,6 +135,9 @@ class Organisation(mesa.Agent):
         This month's parts of the trust change towards each partner (:data:`TRUST_TERMS`).
     faith_terms : tuple of float
         This month's parts of the faith change (:data:`FAITH_TERMS`).
+    next_trust, next_faith, next_intra_conflict, next_culture
+        This month's decisions, taken from the previous state by :meth:`decide` and made to
+        take effect by :meth:`apply`.
     """
 
     model: PartnershipModel
@@ -165,10 +168,10 @@ class Organisation(mesa.Agent):
         self.attributes: dict[str, float] = dict(attributes)
         self.trust_terms: dict[int, tuple[float, ...]] = {}
         self.faith_terms: tuple[float, ...] = ()
-        self._next_trust: dict[int, float] = {}
-        self._next_faith = faith
-        self._next_intra = intra_conflict
-        self._next_culture = culture
+        self.next_trust: dict[int, float] = {}
+        self.next_faith = faith
+        self.next_intra_conflict = intra_conflict
+        self.next_culture = culture
 
     def __repr__(self) -> str:
         return f"Organisation({self.index}, {self.name!r}, active={self.active})"
@@ -197,14 +200,16 @@ class Organisation(mesa.Agent):
         total = ordered_sum(self.trust[p.index] for p in partners)
         return total / max(float(len(partners)), 1.0)
 
-    def communication_with(self, partner: Organisation, level: float, size_norm) -> float:
+    def communication_with(
+        self, partner: Organisation, level: float, size_norm: Mapping[int, float]
+    ) -> float:
         """Communication towards ``partner``, in [0, 1].
 
         Rules: communication.trust_begets_communication (trust begets the wish to communicate),
         complexity.size_slows_communication (organisations larger than a typical 1,000-staff
-        member communicate slowly); ``level``
-        holds the partnership-wide part (communication.strategies, communication.proximity,
-        complexity.interoperability); ``size_norm`` maps member index to normalised size.
+        member communicate slowly). ``level`` is the partnership-wide part
+        (communication.strategies, communication.proximity, complexity.interoperability);
+        ``size_norm`` maps member index to normalised size.
         """
         a = self.model.coef
         pair_size = 0.5 * (size_norm[self.index] + size_norm[partner.index])
@@ -228,7 +233,7 @@ class Organisation(mesa.Agent):
             - b["complexity_trust_requirement"] * (complexity - 0.5)
         )
 
-    # -- the member decides this month's changes (from the previous state) -------------------------
+    # -- the member decides this month's changes (from the previous state) ---------------------
     def decide(self, view: Outlook) -> None:
         """Work out next month's trust, faith, intra-organisational conflict and culture.
 
@@ -236,7 +241,7 @@ class Organisation(mesa.Agent):
         decisions take effect once every member has decided (synchronous update).
         """
         partners = [p for p in view.active if p is not self]
-        self._next_trust = dict(self.trust)
+        self.next_trust = dict(self.trust)
         self.trust_terms = {}
         for partner in partners:
             terms = self.trust_change_terms(partner, view)
@@ -244,11 +249,11 @@ class Organisation(mesa.Agent):
             for term in terms[1:]:
                 delta += term
             self.trust_terms[partner.index] = terms
-            self._next_trust[partner.index] = nudge(self.trust[partner.index], delta)
+            self.next_trust[partner.index] = nudge(self.trust[partner.index], delta)
         change, self.faith_terms = self.faith_change(view)
-        self._next_faith = nudge(self.faith, change)
-        self._next_intra = self.intra_conflict_change(view)
-        self._next_culture = self.cultural_integration(view)
+        self.next_faith = nudge(self.faith, change)
+        self.next_intra_conflict = self.intra_conflict_change(view)
+        self.next_culture = self.cultural_integration(view)
 
     def trust_change_terms(self, partner: Organisation, view: Outlook) -> tuple[float, ...]:
         """The parts of this month's change of trust in ``partner``, before :func:`nudge`.
@@ -415,10 +420,10 @@ class Organisation(mesa.Agent):
 
     def apply(self) -> None:
         """Make this month's decisions take effect (after every member has decided)."""
-        self.previous_trust, self.trust = self.trust, self._next_trust
-        self.faith = self._next_faith
-        self.intra_conflict = self._next_intra
-        self.culture = self._next_culture
+        self.previous_trust, self.trust = self.trust, self.next_trust
+        self.faith = self.next_faith
+        self.intra_conflict = self.next_intra_conflict
+        self.culture = self.next_culture
 
     # -- exit ---------------------------------------------------------------------------------
     def exit_decision(self, trust_given: float, trust_floor: float, faith_floor: float) -> int:

@@ -653,7 +653,7 @@ class PartnershipModel(mesa.Model):
             self._log(
                 view.t, "dissolution", CAUSE_NAMES[self.cause],
                 members=", ".join(m.name for m, _, _ in leaving),
-                rules="dissolution.critical_trust, dissolution.faith_collapse",
+                rules=_EXIT_RULES[self.cause],
                 detail=f"fewer than two members left (remaining: {names})",
             )
 
@@ -688,14 +688,14 @@ class PartnershipModel(mesa.Model):
         Called after every member decided and before the decisions are applied.
         """
         pairs = [(m, p) for m in view.active for p in view.active if p is not m]
-        d_trust = ordered_sum(m._next_trust[p.index] - m.trust[p.index] for m, p in pairs)
-        d_faith = ordered_sum(m._next_faith - m.faith for m in view.active)
+        d_trust = ordered_sum(m.next_trust[p.index] - m.trust[p.index] for m, p in pairs)
+        d_faith = ordered_sum(m.next_faith - m.faith for m in view.active)
         self._log(
             view.t, "task", "success" if view.success else "failure", members="all",
             rules=_TASK_RULES[view.success],
             d_trust=d_trust / max(float(len(pairs)), 1.0),
             d_faith=d_faith / view.count, d_synergy=self.synergy - view.synergy_before,
-            value=view.p_success, threshold=view.ambition,
+            value=view.p_success,
             detail=f"ambition {view.ambition:.2f}, success probability {view.p_success:.2f}",
         )
         by_index = {m.index: m for m in view.active}
@@ -711,10 +711,10 @@ class PartnershipModel(mesa.Model):
                 view.t, "conflict", "constructive" if constructive else "destructive",
                 member=i, partner=j, members=f"{first.name} & {second.name}",
                 rules=f"{_CONFLICT_RULES}, {_RESOLUTION_RULES[constructive]}",
-                d_trust=0.5 * ((first._next_trust[j] - first.trust[j])
-                               + (second._next_trust[i] - second.trust[i])),
-                d_faith=0.5 * ((first._next_faith - first.faith)
-                               + (second._next_faith - second.faith)),
+                d_trust=0.5 * ((first.next_trust[j] - first.trust[j])
+                               + (second.next_trust[i] - second.trust[i])),
+                d_faith=0.5 * ((first.next_faith - first.faith)
+                               + (second.next_faith - second.faith)),
                 driver=", ".join(triggers),
                 detail="triggered by " + " and ".join(triggers) if triggers else "",
             )
@@ -735,9 +735,8 @@ class PartnershipModel(mesa.Model):
             view.t, "exit", CAUSE_NAMES[cause], member=member.index,
             partner=partners[0].index if len(partners) == 1 else -1, members=member.name,
             rules=_EXIT_RULES[cause] + (
-                ", conflict.improper_cessation"
-                if self.coef["conflict.improper_cessation"] * (1.0 - view.ctx["exit_handling"])
-                else ""
+                ", conflict.improper_cessation" if self.coef["conflict.improper_cessation"] * (
+                    1.0 - view.ctx["exit_handling"]) != 0.0 else ""
             ),
             d_trust=given - view.trust_given[member.index],
             d_faith=member.faith - view.faith_before[member.index],
@@ -776,10 +775,14 @@ class PartnershipModel(mesa.Model):
     def events_frame(self) -> pd.DataFrame:
         """The event log as a DataFrame (columns :data:`EVENT_COLUMNS`, one row per event).
 
-        ``step`` is the month; ``member`` / ``partner`` are member indices (-1 where not
-        applicable); ``d_trust`` / ``d_faith`` / ``d_synergy`` are the changes this month that
-        went with the event; for exits ``value`` is the trust or faith that fell below
-        ``threshold`` and ``driver`` the mechanism that pushed it down most this month.
+        ``step`` is the month; ``mechanism`` is one of task, conflict, domination, exit,
+        dissolution, timeline, and ``outcome`` says how it went (success / failure,
+        constructive / destructive, the exit or dissolution cause); ``member`` / ``partner``
+        are member indices (-1 where not applicable) and ``members`` their names; ``rules`` the
+        rule ids at work; ``d_trust`` / ``d_faith`` / ``d_synergy`` the changes this month that
+        went with the event. ``value`` is the task's success probability, the dominance felt,
+        or for an exit the trust or faith that fell below ``threshold``; ``driver`` is what
+        triggered a conflict, or the mechanism that pushed an exiting member down most.
         """
         return pd.DataFrame(self.events, columns=list(EVENT_COLUMNS))
 
