@@ -48,7 +48,7 @@ def _point_means(results: SweepResults, outcome: str) -> np.ndarray:
         )
     if np.ptp(y) == 0.0:
         raise ValueError(
-            f"outcome: '{outcome}' is {y[0]!r} at every design point, so it has no variance "
+            f"outcome: '{outcome}' is {float(y[0])!r} at every design point, so it has no variance "
             "to apportion (choose another outcome or wider ranges)"
         )
     return y

@@ -70,7 +70,7 @@ def _progress(total: int, done: int, enabled: bool, name: str):
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=done, desc=f"sweep {name}", unit="run", unit_scale=True,
+    return tqdm(total=total, initial=done, desc=f"sweep {name}", unit="run",
                 smoothing=0.1)
 
 

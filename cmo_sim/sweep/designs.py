@@ -114,6 +114,7 @@ def _check_value(where: str, path: str, value: Any, base: Scenario) -> Any:
         base.with_values({path: value})
     except ScenarioError as exc:
         detail = str(exc).split(": ", 1)[-1]  # drop the "<name> (changed)" source
+        detail = detail.removeprefix(f"{path}: ")
         raise ScenarioError(f"{where}: {detail}") from None
     return value
 

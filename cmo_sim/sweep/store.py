@@ -250,7 +250,7 @@ class SweepStore:
         target = self._chunk_path(index)
         if self.format == "parquet":
             return tidy_chunk(pd.read_parquet(target)), None
-        with xr.open_zarr(target, consolidated=False) as ds:
+        with xr.open_zarr(target, consolidated=False, chunks=None) as ds:
             ds = ds.load()
         summary_vars = [v for v in ds.data_vars if ds[v].dims == ("run",)]
         frame = tidy_chunk(ds[summary_vars].to_dataframe().reset_index())
