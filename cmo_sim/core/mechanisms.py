@@ -4,8 +4,9 @@ Conventions: ``a[rule]`` is the rule's coefficient ``sign * weight`` (0 when abl
 the theory's baseline constants. Contexts are centred with ``_c(x) = x - 0.5``; a rule that owns
 one half of a context's range uses ``_up`` / ``_dn`` (for the signed contexts ``history`` and
 ``ambition_bias``, which are neutral at 0, ``np.maximum(x, 0)`` / ``np.minimum(x, 0)``). Each
-function's docstring names the rules it realises; docs/model.md gives the equations. Sums over the member axis run in a fixed order
-(:func:`msum`) so that a run's numbers do not depend on how wide its batch is padded.
+function's docstring names the rules it realises; docs/model.md gives the equations. Sums over
+the member axis run in a fixed order (:func:`msum`) so that a run's numbers do not depend on how
+wide its batch is padded.
 """
 
 from __future__ import annotations
