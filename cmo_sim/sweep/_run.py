@@ -153,7 +153,7 @@ def run_sweep(
     elif not isinstance(theory, Theory):
         raise ValueError(f"theory: {theory!r} is not a Theory or a path to a theory file")
     label = executor if isinstance(executor, str) else type(executor).__name__
-    runner = make_executor(executor, key_prefix=f"cmo-sim-{sweep.design_hash()[:10]}")
+    runner = make_executor(executor)
     bar = None
     try:
         chunk = chunk_runs or _default_chunk(sweep, steps, every, runner.workers)

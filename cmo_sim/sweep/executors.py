@@ -187,8 +187,8 @@ class _Futures:
 class _Dask:
     """Chunks as Dask tasks (``client.submit``), gathered as they complete."""
 
-    def __init__(self, client: Any, owned: bool, key_prefix: str) -> None:
-        self.client, self.owned, self.key_prefix = client, owned, key_prefix
+    def __init__(self, client: Any, owned: bool) -> None:
+        self.client, self.owned = client, owned
         self.workers = max(1, sum(client.nthreads().values()))
 
     def map(self, tasks: Iterable[ChunkTask]) -> Iterator[ChunkOutput]:
@@ -218,8 +218,8 @@ class _Dask:
                 future.cancel()
 
     def _submit(self, task: ChunkTask) -> Any:
-        # A key per sweep and chunk: resubmitting the same chunk reuses a result still held.
-        return self.client.submit(run_chunk, task, key=f"{self.key_prefix}-{task.index:05d}")
+        # A fresh key per submission: a result held from another sweep can never be reused.
+        return self.client.submit(run_chunk, task, pure=False)
 
     def close(self) -> None:
         if self.owned:
@@ -227,12 +227,14 @@ class _Dask:
 
 
 def _is_dask_client(executor: Any) -> bool:
-    return type(executor).__name__ == "Client" and hasattr(executor, "submit") and hasattr(
-        executor, "nthreads"
-    )
+    if not type(executor).__module__.startswith("distributed"):
+        return False  # without importing Dask for the other executors
+    from distributed import Client
+
+    return isinstance(executor, Client)
 
 
-def make_executor(executor: Any, key_prefix: str = "cmo-sim-chunk") -> Any:
+def make_executor(executor: Any) -> Any:
     """Resolve the ``executor`` argument of :func:`cmo_sim.run_sweep`.
 
     Parameters
@@ -241,8 +243,6 @@ def make_executor(executor: Any, key_prefix: str = "cmo-sim-chunk") -> Any:
         ``"local"`` (in-process), ``"processes"`` (a spawn process pool with one worker per
         core) or ``"processes:N"``, ``"dask://host:port"`` (a Dask scheduler), a
         ``concurrent.futures`` executor, or a ``dask.distributed.Client``.
-    key_prefix : str
-        Prefix of the Dask task keys.
 
     Raises
     ------
@@ -280,10 +280,10 @@ def make_executor(executor: Any, key_prefix: str = "cmo-sim-chunk") -> Any:
                 raise ValueError(
                     f"executor: cannot reach the Dask scheduler at {address} ({exc})"
                 ) from None
-            return _Dask(client, owned=True, key_prefix=key_prefix)
+            return _Dask(client, owned=True)
         raise ValueError(f"executor: {executor!r} is not allowed (allowed: {allowed})")
     if _is_dask_client(executor):
-        return _Dask(executor, owned=False, key_prefix=key_prefix)
+        return _Dask(executor, owned=False)
     if isinstance(executor, cf.Executor):
         workers = getattr(executor, "_max_workers", None) or os.cpu_count() or 1
         return _Futures(executor, int(workers), owned=False)
