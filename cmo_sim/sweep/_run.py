@@ -113,7 +113,9 @@ def run_sweep(
     executor : str, concurrent.futures.Executor or dask.distributed.Client
         ``"local"`` (in-process), ``"processes"`` or ``"processes:N"`` (a process pool on this
         machine), ``"dask://host:port"`` or a ``dask.distributed.Client`` (chunks as Dask tasks;
-        workers need only this package installed). Results do not depend on it.
+        workers need only this package installed). Results do not depend on it. Process
+        pools start workers with "spawn": a script that uses them needs the usual
+        ``if __name__ == "__main__":`` guard.
     store : path, optional
         A directory (``.zarr`` for Zarr, otherwise Parquet) to which each finished chunk is
         written atomically. Running the same sweep again with the same store runs only the

@@ -380,7 +380,9 @@ class Sweep:
     Notes
     -----
     Varying ``entry_point`` applies that entry point's preset on top of the base scenario
-    (review Table 2); factors varied explicitly win over the preset. Everything is validated
+    (review Table 2); factors varied explicitly win over the preset. A factor sets a field's
+    value from the start; a change the base's timeline makes to that field later still happens
+    at its step. Everything is validated
     here, before any run: unknown paths, empty or reversed ranges and values outside a field's
     range raise :class:`~cmo_sim.ScenarioError` naming the factor.
     """
