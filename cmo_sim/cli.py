@@ -63,7 +63,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     results = simulate(
         scenarios, runs=args.runs, steps=args.steps, seed=args.seed, theory=args.theory,
-        record=args.every, progress=not args.quiet,
+        record=args.every, engine=args.engine, progress=not args.quiet,
     )
     table = summary_table(results.summary)
     with pd.option_context("display.width", 160, "display.precision", 3):
@@ -160,28 +160,126 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not allowed (a whole number >= 1)")
-    return value
+def _whole(low: int):
+    """An argparse type: a whole number >= ``low``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is not allowed (a whole number >= {low})")
+        return value
+
+    return parse
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is not allowed (a whole number >= 0)")
-    return value
+_positive, _seed = _whole(1), _whole(0)
+
+
+def _open_any(path: str):
+    """Results written by ``run`` (Parquet / Zarr) or a sweep store."""
+    from cmo_sim import open_results, open_sweep
+    from cmo_sim.sweep.store import MANIFEST
+
+    if not Path(path).exists():
+        raise UserError(f"{path}: no such results folder or sweep store")
+    if (Path(path) / MANIFEST).is_file():
+        return open_sweep(path, allow_partial=True)
+    return open_results(path)
+
+
+PLOT_KINDS = ("trajectories", "compare", "survival", "partnership", "regime_map", "sensitivity")
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cmo_sim import plot
+
+    results = _open_any(args.results)
+    kind = args.kind
+    if kind in ("regime_map", "sensitivity") and not hasattr(results, "design"):
+        raise UserError(f"--kind {kind} needs a sweep store (made by 'cmo-sim sweep')")
+    if kind == "trajectories":
+        fig = plot.trajectories(results, args.variables or ("trust", "synergy"), by=args.by)
+    elif kind == "compare":
+        fig = plot.compare(results, args.outcome or "performance", by=args.by)
+    elif kind == "survival":
+        fig = plot.survival(results, by=args.by)
+    elif kind == "partnership":
+        fig = plot.partnership(results, args.run)
+    elif kind == "regime_map":
+        factors = list(results.design.columns)
+        x = args.x or factors[0]
+        y = args.y or (factors[1] if len(factors) > 1 else None)
+        if y is None:
+            raise UserError("--kind regime_map needs a sweep over two factors (--x and --y)")
+        fig = plot.regime_map(results, x, y, args.outcome or "regime")
+    else:
+        from cmo_sim.analysis import sobol_indices
+
+        fig = plot.sensitivity(sobol_indices(results, args.outcome or "performance"))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=args.dpi)
+    plt.close(fig)
+    print(f"wrote {out}")
+    return 0
+
+
+def _cmd_theory_graph(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cmo_sim import load_theory
+    from cmo_sim.plot import theory_graph
+
+    theory = load_theory(args.theory)
+    if args.without:
+        try:
+            theory = theory.without(*args.without)
+        except KeyError as exc:
+            raise UserError(f"--without: {exc.args[0]}") from None
+    fig = theory_graph(theory)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=args.dpi)
+    plt.close(fig)
+    print(f"wrote {out}")
+    return 0
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from cmo_sim import load_scenario
+    from cmo_sim.abm import explain
+
+    scenario = load_scenario(args.scenario) if args.scenario else load_scenario(DEFAULT_SCENARIO)
+    explanation = explain(scenario, seed=args.seed, replicate=args.replicate, steps=args.steps,
+                          theory=args.theory)
+    print(explanation.story)
+    if args.events:
+        with pd.option_context("display.width", 200, "display.max_rows", None):
+            print(explanation.events.to_string(index=False))
+    return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with exit code 1 for usage errors (the usage line, then one error line)."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(1, f"{self.prog}: error: {message}\n")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="cmo-sim",
         description="Simulate inter-organisational partnerships from a realist programme theory.",
     )
@@ -197,6 +295,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--every", type=_positive, default=1, help="record every k months")
     run.add_argument("--theory", default=None, help="theory YAML (default: the review's)")
     run.add_argument("--out", default="out", help="output folder (default ./out)")
+    run.add_argument("--engine", choices=("batch", "abm"), default="batch",
+                     help="batch (numpy, default) or abm (the Mesa reference engine; slow)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_cmd_run)
 
@@ -208,6 +308,16 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--theory", default=None, help="theory YAML (default: the review's)")
     show.add_argument("--provenance", action="store_true", help="include provenance")
     show.set_defaults(func=_cmd_theory_show)
+    graph = theory_sub.add_parser(
+        "graph", help="draw the theory as a context -> mechanism -> outcome network",
+        description="Draw the programme theory as a network (edges by sign and weight; "
+        "ablated rules grey).")
+    graph.add_argument("--out", default="theory.png", help="image file (default theory.png)")
+    graph.add_argument("--theory", default=None, help="theory YAML (default: the review's)")
+    graph.add_argument("--without", nargs="+", metavar="RULE", default=(),
+                       help="rule ids to ablate (drawn grey)")
+    graph.add_argument("--dpi", type=_positive, default=110)
+    graph.set_defaults(func=_cmd_theory_graph)
 
     scenario = sub.add_parser("scenario", help="scenario files",
                               description="Work with scenario files.")
@@ -237,6 +347,37 @@ def _parser() -> argparse.ArgumentParser:
                        help="runs per chunk (default: sized to memory; a store keeps its own)")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
     sweep.set_defaults(func=_cmd_sweep)
+
+    plot = sub.add_parser(
+        "plot", help="plot saved results or a sweep store",
+        description="Plot results written by 'cmo-sim run' (DIR/results) or a sweep store.")
+    plot.add_argument("results", metavar="RESULTS", help="results folder or sweep store")
+    plot.add_argument("--kind", choices=PLOT_KINDS, default="trajectories")
+    plot.add_argument("--out", default="plot.png", help="image file (default plot.png)")
+    plot.add_argument("--variables", nargs="+", default=None,
+                      help="trajectories: variables (default trust synergy)")
+    plot.add_argument("--outcome", default=None,
+                      help="compare / sensitivity: a summary column (default performance); "
+                      "regime_map: 'regime' (default) or a summary column")
+    plot.add_argument("--by", default="scenario", help="group runs by this column")
+    plot.add_argument("--run", type=_seed, default=0, help="partnership: the run id")
+    plot.add_argument("--x", default=None, help="regime_map: factor on the x axis")
+    plot.add_argument("--y", default=None, help="regime_map: factor on the y axis")
+    plot.add_argument("--dpi", type=_positive, default=110)
+    plot.set_defaults(func=_cmd_plot)
+
+    why = sub.add_parser(
+        "explain", help="tell why one simulated partnership ended as it did",
+        description="Run one partnership in the Mesa engine and print the story of why it ended "
+        "as it did (and, with --events, its event log).")
+    why.add_argument("scenario", nargs="?", metavar="SCENARIO",
+                     help="scenario YAML (default: a typical voluntary dyad)")
+    why.add_argument("--seed", type=_seed, default=0)
+    why.add_argument("--replicate", type=_seed, default=0)
+    why.add_argument("--steps", type=_positive, default=120)
+    why.add_argument("--theory", default=None, help="theory YAML (default: the review's)")
+    why.add_argument("--events", action="store_true", help="also print the event log")
+    why.set_defaults(func=_cmd_explain)
     return parser
 
 

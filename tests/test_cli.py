@@ -201,3 +201,70 @@ def test_console_script_help() -> None:
     assert "usage: cmo-sim" in done.stdout
     for command_name in ("run", "theory", "scenario"):
         assert command_name in done.stdout
+
+
+# -- plot, theory graph, explain -------------------------------------------------------------------
+def _png_ok(path: Path) -> bool:
+    import matplotlib.image as mpimg
+
+    return path.is_file() and float(mpimg.imread(path).std()) > 0
+
+
+def test_plot_every_results_kind(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "o"
+    assert main(["run", "--runs", "30", "--steps", "24", "--out", str(out), "--quiet"]) == 0
+    for kind in ("trajectories", "compare", "survival", "partnership"):
+        target = tmp_path / f"{kind}.png"
+        assert main(["plot", str(out / "results"), "--kind", kind, "--out", str(target)]) == 0
+        assert _png_ok(target), kind
+    capsys.readouterr()
+    # Sweep-only kinds on plain results: one clear line, exit 1, no file.
+    assert main(["plot", str(out / "results"), "--kind", "regime_map",
+                 "--out", str(tmp_path / "r.png")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "needs a sweep store" in err
+    assert not (tmp_path / "r.png").exists()
+
+
+def test_plot_regime_map_from_a_sweep_store(tmp_path: Path) -> None:
+    sweep = tmp_path / "grid.yaml"
+    sweep.write_text(
+        f"name: grid\nbase: {ROOT / 'scenarios' / 'voluntary_alliance.yaml'}\ndesign: grid\n"
+        "samples: 3\nreplicates: 8\nvary:\n  history: {low: -0.5, high: 0.5}\n"
+        "  shared_vision: {low: 0.2, high: 0.8}\nsteps: 24\n"
+    )
+    store = tmp_path / "s.zarr"
+    assert main(["sweep", str(sweep), "--store", str(store), "--quiet"]) == 0
+    target = tmp_path / "regime.png"
+    assert main(["plot", str(store), "--kind", "regime_map", "--out", str(target)]) == 0
+    assert _png_ok(target)
+
+
+def test_theory_graph_and_unknown_rule(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "theory.png"
+    assert main(["theory", "graph", "--out", str(target), "--without", "trust.success_loop"]) == 0
+    assert _png_ok(target)
+    assert main(["theory", "graph", "--out", str(tmp_path / "x.png"), "--without",
+                 "trust.sucess_loop"]) == 1
+    err = capsys.readouterr().err
+    assert "trust.success_loop" in err and err.count("\n") == 1  # the suggestion, one line
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_explain_tells_the_story_the_summary_reports(capsys: pytest.CaptureFixture[str]) -> None:
+    import cmo_sim
+
+    # The batch engine's summary picks a dissolved run; the Mesa engine's story must agree.
+    summary = cmo_sim.simulate(cmo_sim.load_scenario(DEFAULT_SCENARIO), runs=20, seed=0).summary
+    row = summary[summary.dissolved].iloc[0]
+    assert main(["explain", "--replicate", str(int(row["replicate"])), "--seed", "0"]) == 0
+    story = capsys.readouterr().out
+    assert f"month {int(row['dissolved_at'])}" in story
+    assert f"{row['cause']} collapse" in story
+
+
+def test_usage_errors_exit_with_code_one(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as excinfo:
+        main(["plot", "x", "--kind", "pie"])
+    assert excinfo.value.code == 1
+    assert "invalid choice: 'pie'" in capsys.readouterr().err
