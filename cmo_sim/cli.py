@@ -197,7 +197,6 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     from cmo_sim import plot
 
@@ -224,9 +223,15 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         from cmo_sim.analysis import sobol_indices
 
         fig = plot.sensitivity(sobol_indices(results, args.outcome or "performance"))
-    out = Path(args.out)
+    return _save(fig, Path(args.out), args.dpi)
+
+
+def _save(fig, out: Path, dpi: int) -> int:
+    """Write a figure (creating its folder), close it and say where it went."""
+    import matplotlib.pyplot as plt
+
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=args.dpi)
+    fig.savefig(out, dpi=dpi)
     plt.close(fig)
     print(f"wrote {out}")
     return 0
@@ -236,7 +241,6 @@ def _cmd_theory_graph(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     from cmo_sim import load_theory
     from cmo_sim.plot import theory_graph
@@ -248,12 +252,7 @@ def _cmd_theory_graph(args: argparse.Namespace) -> int:
         except KeyError as exc:
             raise UserError(f"--without: {exc.args[0]}") from None
     fig = theory_graph(theory)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=args.dpi)
-    plt.close(fig)
-    print(f"wrote {out}")
-    return 0
+    return _save(fig, Path(args.out), args.dpi)
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:

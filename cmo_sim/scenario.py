@@ -504,13 +504,22 @@ def load_scenario(source: str | Path | Mapping[str, Any] | Scenario) -> Scenario
             f"a scenario is a path, a mapping or a Scenario, not {type(source).__name__}"
         )
     path = Path(source)
+    data = read_yaml_file(path, "scenario")
+    if data is None:
+        raise ScenarioError(f"{path}: the file is empty (a scenario needs at least 'members')")
+    if isinstance(data, Mapping) and "name" not in data:
+        data = {"name": path.stem, **data}
+    return _validate(data, source=str(path))
+
+
+def read_yaml_file(path: Path, what: str) -> Any:
+    """Parse a YAML file safely (duplicate keys rejected); ScenarioError naming file and line."""
     if path.is_dir():
-        raise ScenarioError(f"{path}: is a directory, not a scenario file")
+        raise ScenarioError(f"{path}: is a directory, not a {what} file")
     if not path.is_file():
-        raise ScenarioError(f"{path}: no such scenario file")
+        raise ScenarioError(f"{path}: no such {what} file")
     try:
-        text = path.read_text(encoding="utf-8")
-        data = _safe_load_strict(text)
+        return _safe_load_strict(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{path}: cannot read the file ({exc})") from None
     except yaml.YAMLError as exc:
@@ -520,11 +529,6 @@ def load_scenario(source: str | Path | Mapping[str, Any] | Scenario) -> Scenario
         raise ScenarioError(f"{path}: not valid YAML{where}: {problem}") from None
     except RecursionError:
         raise ScenarioError(f"{path}: not valid YAML: nested too deeply") from None
-    if data is None:
-        raise ScenarioError(f"{path}: the file is empty (a scenario needs at least 'members')")
-    if isinstance(data, Mapping) and "name" not in data:
-        data = {"name": path.stem, **data}
-    return _validate(data, source=str(path))
 
 
 def _safe_load_strict(text: str) -> Any:

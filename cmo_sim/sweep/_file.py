@@ -22,12 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cmo_sim._errors import ScenarioError, closest
 from cmo_sim.core.runner import Record
-from cmo_sim.scenario import _StrictLoader, load_scenario
+from cmo_sim.scenario import load_scenario, read_yaml_file
 from cmo_sim.sweep.designs import Sweep
 
 __all__ = ["SweepFile", "load_sweep", "read_sweep_file"]
@@ -89,17 +88,7 @@ def read_sweep_file(path: str | os.PathLike) -> SweepFile:
         Naming the file, the field and what is allowed.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ScenarioError(f"{path}: no such sweep file")
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{path}: cannot read the file ({exc})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ScenarioError(f"{path}: not valid YAML{where}: {problem}") from None
+    data = read_yaml_file(path, "sweep")
     if not isinstance(data, Mapping):
         raise ScenarioError(
             f"{path}: a sweep file is a mapping with at least 'base' and 'vary' "
