@@ -1,6 +1,7 @@
 """cmo-sim: simulate inter-organisational partnerships from a realist programme theory."""
 
 from cmo_sim._errors import ScenarioError, TheoryError
+from cmo_sim._explain import explain
 from cmo_sim._simulate import simulate
 from cmo_sim.params import Params, compile_params
 from cmo_sim.results import Results, open_results
@@ -21,6 +22,7 @@ __all__ = [
     "TheoryError",
     "TimelineEvent",
     "compile_params",
+    "explain",
     "load_scenario",
     "load_theory",
     "open_results",

@@ -507,3 +507,20 @@ def test_the_log_records_timeline_changes_and_member_fallback_names():
     assert "leadership: 0.8 -> 0.2" in timeline["detail"].iloc[0]
     assert "member 1 resources: 0.5 -> 0.3" in timeline["detail"].iloc[0]
     assert "member 0, member 1" in explanation.story
+
+
+def test_top_level_explain_is_the_mesa_engines_and_imports_mesa_lazily():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, cmo_sim; assert 'mesa' not in sys.modules; "
+        "e = cmo_sim.explain({'members': [{}, {}]}, seed=0, replicate=1, steps=24); "
+        "assert 'mesa' in sys.modules; print(e.summary['dissolved_at'])"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    import cmo_sim
+
+    expected = cmo_sim.simulate({"members": [{}, {}]}, runs=2, steps=24).summary
+    assert int(done.stdout.strip()) == int(expected.loc[1, "dissolved_at"])
