@@ -268,3 +268,33 @@ def test_usage_errors_exit_with_code_one(capsys: pytest.CaptureFixture[str]) -> 
         main(["plot", "x", "--kind", "pie"])
     assert excinfo.value.code == 1
     assert "invalid choice: 'pie'" in capsys.readouterr().err
+
+
+# -- conformance ----------------------------------------------------------------------------------
+def test_conformance_writes_a_report_and_lists_failures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "reports" / "conformance.md"
+    small = ["--replicates", "40", "--backgrounds", "3", "--steps", "24", "--quiet"]
+    assert main(["conformance", *small, "--rules", "task.evaluation", "conflict.slow_pace",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "2 rules: direction 2 pass, ablation 2 pass" in printed
+    text = out.read_text(encoding="utf-8")
+    assert "`task.evaluation`" in text and "`conflict.slow_pace`" in text
+    assert "3 background scenarios x 40 replicates" in text
+    # A theory in which the rule is switched off fails its check: printed as a FAIL line.
+    theory = load_theory().without("task.evaluation")
+    path = tmp_path / "inert.yaml"
+    path.write_text(theory.to_yaml(), encoding="utf-8")
+    assert main(["conformance", *small, "--rules", "task.evaluation", "--theory", str(path),
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "direction 0 pass" in printed and "FAIL task.evaluation: direction" in printed
+    # Mistakes: one line, exit 1.
+    assert main(["conformance", "--rules", "task.evalution", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "did you mean 'task.evaluation'" in err
+    with pytest.raises(SystemExit) as excinfo:
+        main(["conformance", "--replicates", "0"])
+    assert excinfo.value.code == 1

@@ -1,5 +1,6 @@
 """Analysis of sweep results: Sobol indices and elementary-effects screens."""
 
+from cmo_sim.analysis._conformance import ConformanceReport, conformance
 from cmo_sim.analysis.sensitivity import elementary_effects, sobol_indices
 
-__all__ = ["elementary_effects", "sobol_indices"]
+__all__ = ["ConformanceReport", "conformance", "elementary_effects", "sobol_indices"]

@@ -1,0 +1,161 @@
+"""Conformance of the default theory: every rule's direction, and ablation removing its effect.
+
+The whole report runs once per session at the library's default size (8 backgrounds x 200
+paired replicates, 60 months: about 15 s on two cores). With fixed seeds it is deterministic;
+at this size every direction check passes with its effect at least 4.5 standard errors from
+zero, so a small change of the engine does not flip a verdict by chance.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import cmo_sim
+from cmo_sim.analysis import ConformanceReport, conformance
+from cmo_sim.analysis._conformance import (
+    MEASURES,
+    PROBES,
+    TABLE_COLUMNS,
+    background_scenarios,
+)
+
+THEORY = cmo_sim.load_theory()
+#: Rules whose ablation check fails with the default theory, and why (docs/conformance.md):
+#: task failure moves trust mostly through trust.failure_loop; the failure-driven conflicts of
+#: conflict.task_failure add a share too small to separate from the loop's nonlinear effects
+#: (about 1% of the effect, interval across zero at this size; slightly negative at full size).
+KNOWN_ABLATION_FAILURES = {"conflict.task_failure"}
+
+
+@pytest.fixture(scope="module")
+def report() -> ConformanceReport:
+    return conformance(seed=0)
+
+
+def test_every_rule_has_a_probe_and_a_known_measure():
+    assert set(PROBES) == set(THEORY.ids)
+    for rule_id, probe in PROBES.items():
+        assert probe.measure in MEASURES, rule_id
+        assert probe.low != probe.high, rule_id
+
+
+def test_table_has_one_row_per_rule_with_the_documented_columns(report):
+    t = report.table
+    assert list(t.columns) == list(TABLE_COLUMNS)
+    assert list(t["rule"]) == list(THEORY.ids)
+    signs = {r.id: r.sign for r in THEORY.rules}
+    assert (t["sign"] == t["rule"].map(signs)).all()
+    assert (t["ci_low"] <= t["effect"]).all() and (t["effect"] <= t["ci_high"]).all()
+    assert report.meta["replicates"] == 200 and report.meta["backgrounds"] == 8
+    assert len(report.backgrounds) == 8
+    assert len(report.per_background) == 8 * len(THEORY)
+
+
+def test_every_rule_of_the_default_theory_has_its_stated_direction(report):
+    t = report.table
+    failing = t.loc[~t["pass"], ["rule", "effect", "ci_low", "ci_high"]]
+    assert failing.empty, failing.to_string()
+    # The interval excludes zero on the rule's side.
+    assert ((t["sign"] > 0) == (t["ci_low"] > 0)).all()
+    assert ((t["sign"] < 0) == (t["ci_high"] < 0)).all()
+
+
+def test_ablating_each_rule_removes_its_effect_or_its_share(report):
+    t = report.table
+    failing = set(t.loc[~t["ablation_pass"], "rule"])
+    # Equality, not inclusion: a rule that starts passing is news too (update the docs).
+    assert failing == KNOWN_ABLATION_FAILURES, t[~t["ablation_pass"]].to_string()
+    # Rules that are the only path from their manipulation lose the effect entirely.
+    sole = t[t["via"] == ""]
+    assert (sole["ablation"] == "removed").all(), sole.to_string()
+    assert (sole["effect_ablated"].abs() < 0.2 * sole["effect"].abs()).all()
+    # A "share" verdict means the ablation moved the effect towards zero, significantly.
+    shared = t[t["ablation"] == "share"]
+    assert len(shared) > 0
+    assert (shared["share_ci_low"] > 0).all(), shared.to_string()
+
+
+def test_a_reversed_rule_fails_its_direction_check():
+    # The check can fail: flipping the sign of one rule in a theory file states the opposite
+    # claim, which the simulation (still the same engine) then contradicts.
+    data = THEORY.to_dict()
+    for rule in data["rules"]:
+        if rule["id"] == "task.evaluation":
+            rule["sign"] = -rule["sign"]
+    flipped = cmo_sim.load_theory(data)
+    rep = conformance(flipped, rules=["task.evaluation"], replicates=40, backgrounds=4, steps=24)
+    row = rep.table.iloc[0]
+    assert row["sign"] == -1 and row["effect"] < 0 and row["ci_high"] < 0
+    assert bool(row["pass"])  # the engine applies the stated sign: effect follows the theory
+    # An inert rule (weight 0) cannot pass: no effect, interval [0, 0].
+    inert = conformance(THEORY.without("task.evaluation"), rules=["task.evaluation"],
+                        replicates=40, backgrounds=4, steps=24)
+    row = inert.table.iloc[0]
+    assert row["effect"] == 0.0 and not bool(row["pass"])
+    assert not inert.passed and list(inert.failures["rule"]) == ["task.evaluation"]
+
+
+def test_effects_are_paired_with_common_random_numbers():
+    # A manipulation with no effect (low == high) gives exactly zero with common random numbers.
+    from cmo_sim.analysis._conformance import _paired_effect
+
+    probe = PROBES["task.evaluation"]
+    same = type(probe)(probe.manipulation, probe.setter, 0.5, 0.5, probe.measure)
+    est = _paired_effect(same, background_scenarios(3, seed=1), THEORY, replicates=20,
+                         steps=12, seed=1, level=0.95)
+    assert est.mean == 0.0 and est.low == 0.0 and est.high == 0.0
+
+
+def test_backgrounds_are_reproducible_and_spread_around_the_typical_dyad():
+    a = background_scenarios(6, seed=3)
+    b = background_scenarios(6, seed=3)
+    c = background_scenarios(6, seed=4)
+    assert [s.to_dict() for s in a] == [s.to_dict() for s in b]
+    assert [s.to_dict() for s in a] != [s.to_dict() for s in c]
+    # Typical 0.5 +- 0.2 for contexts; members add a jitter of +- 0.05.
+    contexts = np.array([[s.leadership, s.pace, s.history + 0.5] for s in a])
+    members = np.array([[m.flexibility for m in s.members] for s in a])
+    assert ((contexts >= 0.3 - 1e-9) & (contexts <= 0.7 + 1e-9)).all()
+    assert ((members >= 0.25 - 1e-9) & (members <= 0.75 + 1e-9)).all()
+    assert contexts.std(axis=0).min() > 0.02 and members.std() > 0.02  # they do vary
+    for s in a:  # members move together, with a small individual jitter
+        assert abs(s.members[0].culture - s.members[1].culture) <= 0.1 + 1e-9
+        assert not s.mandated and s.n_members == 2
+
+
+def test_to_markdown_reports_counts_failures_and_every_rule(report):
+    text = report.to_markdown()
+    t = report.table
+    assert f"direction: **{int(t['pass'].sum())} of {len(t)} pass**" in text
+    assert f"ablation: **{int(t['ablation_pass'].sum())} of {len(t)} pass**" in text
+    for rule_id in THEORY.ids:
+        assert f"`{rule_id}`" in text
+    assert "Rules failing a check: `conflict.task_failure`" in text
+    table_lines = [line for line in text.splitlines() if line.startswith("| `")]
+    assert len(table_lines) == len(THEORY)
+    assert all(line.count(" | ") == 10 for line in table_lines)
+
+
+def test_bad_arguments_raise_clear_errors():
+    with pytest.raises(ValueError, match="replicates: 1 is not allowed"):
+        conformance(replicates=1)
+    with pytest.raises(ValueError, match="level: 1.5"):
+        conformance(level=1.5)
+    with pytest.raises(ValueError, match="backgrounds: 0"):
+        conformance(backgrounds=0)
+    with pytest.raises(KeyError, match="did you mean 'task.evaluation'"):
+        conformance(rules=["task.evalution"])
+    with pytest.raises(ValueError, match="theory"):
+        conformance(theory=42)
+
+
+def test_per_background_effects_average_to_the_reported_effect(report):
+    per = report.per_background.groupby("rule", sort=False)["effect"].mean()
+    table = report.table.set_index("rule")["effect"]
+    pd.testing.assert_series_equal(per.loc[table.index], table, check_names=False, atol=1e-12)
+    agree = report.table["backgrounds_agree"]
+    assert ((agree >= 0) & (agree <= 1)).all() and math.isclose(agree.max(), 1.0)
