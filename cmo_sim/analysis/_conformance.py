@@ -277,6 +277,8 @@ def _probe(context: str, low: Any, high: Any, measure: str, *, text: str = "",
     return Probe(text, setter, low, high, measure, tuple(setup), tuple(via))
 
 
+#: Rules through which a change of trust moves outcomes (a probe's own rule is left out of its
+#: list when reported).
 _TRUST_PATHS = ("trust.risk_threshold", "faith.trust", "synergy.high_trust", "inertia.low_trust",
                 "communication.trust_begets_communication", "dissolution.critical_trust")
 _MANDATED = ((_context("mandated"), True),)
@@ -371,8 +373,7 @@ PROBES: dict[str, Probe] = {
         via=("trust.success_loop", "conflict.task_failure")),
     "dissolution.critical_trust": _probe(
         "information_exchange", 0.9, 0.1, "dissolved_by_trust",
-        text="conflict raised through information_exchange 0.9 -> 0.1",
-        via=("conflict.information_exchange",)),
+        text="conflict raised through information_exchange 0.9 -> 0.1"),
     "dissolution.faith_collapse": _probe(
         "stakeholder_involvement", 0.1, 0.9, "dissolved_by_faith",
         text="faith raised through stakeholder_involvement 0.1 -> 0.9"),
@@ -781,7 +782,8 @@ def _row(rule, probe: Probe, full: _Estimate, ablated: _Estimate, level: float,
     drop_mean = float(drop.mean())
     half = _half_width(drop, level)
     share_low, share_high = drop_mean - half, drop_mean + half
-    share_holds = bool(probe.via) and np.sign(drop_mean) == sign and (
+    via = [v for v in probe.via if v != rule.id]
+    share_holds = bool(via) and np.sign(drop_mean) == sign and (
         share_low > 0 or share_high < 0)
     if removed:
         ablation = "removed"
@@ -799,6 +801,6 @@ def _row(rule, probe: Probe, full: _Estimate, ablated: _Estimate, level: float,
         "pass": bool(passed), "effect_ablated": ablated.mean, "ablated_ci_low": ablated.low,
         "ablated_ci_high": ablated.high, "share": drop_mean / scale,
         "share_ci_low": share_ci[0], "share_ci_high": share_ci[1],
-        "via": ", ".join(probe.via), "ablation_pass": bool(removed or share_holds),
+        "via": ", ".join(via), "ablation_pass": bool(removed or share_holds),
         "ablation": ablation,
     }
