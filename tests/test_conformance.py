@@ -25,9 +25,9 @@ from cmo_sim.analysis._conformance import (
 
 THEORY = cmo_sim.load_theory()
 #: Rules whose ablation check fails with the default theory, and why (docs/conformance.md):
-#: task failure moves trust mostly through trust.failure_loop; the failure-driven conflicts of
-#: conflict.task_failure add a share too small to separate from the loop's nonlinear effects
-#: (about 1% of the effect, interval across zero at this size; slightly negative at full size).
+#: task failure moves early trust through trust.failure_loop; the failure-driven conflicts of
+#: conflict.task_failure lower trust about equally whatever the failure rate, so the rule's share
+#: of the effect is indistinguishable from zero (-0.7% here, -0.5% [-1.6%, +0.7%] at full size).
 KNOWN_ABLATION_FAILURES = {"conflict.task_failure"}
 
 

@@ -67,7 +67,7 @@ def test_scenarios_cover_the_space():
     collect()
     assert seen["members"] == {2, 3, 4, 5}
     assert len(seen["entry"]) >= 5 and None in seen["entry"]
-    assert {0, 1}.issubset(seen["timeline"]) and max(seen["timeline"]) >= 2
+    assert 0 in seen["timeline"] and len(seen["timeline"]) >= 3  # none, and 1-3 events
     assert seen["big"] and seen["small"]  # log-uniform sizes reach both ends
 
 

@@ -18,6 +18,7 @@ explains the choices.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -729,7 +730,7 @@ def conformance(
     an interval excluding 0 ("share").
     """
     started = time.perf_counter()
-    if theory is None or isinstance(theory, str):
+    if theory is None or isinstance(theory, str | os.PathLike):
         theory = load_theory(theory)
     elif not isinstance(theory, Theory):
         raise ValueError(f"theory: {theory!r} is not a Theory or a path to a theory file")
