@@ -159,3 +159,14 @@ def test_per_background_effects_average_to_the_reported_effect(report):
     pd.testing.assert_series_equal(per.loc[table.index], table, check_names=False, atol=1e-12)
     agree = report.table["backgrounds_agree"]
     assert ((agree >= 0) & (agree <= 1)).all() and math.isclose(agree.max(), 1.0)
+
+
+def test_analysis_exports_exactly_its_public_names():
+    import types
+
+    import cmo_sim.analysis as analysis
+
+    public = {name for name, value in vars(analysis).items()
+              if not name.startswith("_") and not isinstance(value, types.ModuleType)}
+    assert public == set(analysis.__all__)
+    assert {"conformance", "ConformanceReport"} <= public
