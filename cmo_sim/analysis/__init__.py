@@ -1,4 +1,4 @@
-"""Analysis of sweep results: Sobol indices and elementary-effects screens."""
+"""Analysis: CMO conformance of a theory, and sensitivity of sweep results (Sobol, screens)."""
 
 from cmo_sim.analysis._conformance import ConformanceReport, conformance
 from cmo_sim.analysis.sensitivity import elementary_effects, sobol_indices
