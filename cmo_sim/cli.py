@@ -305,6 +305,11 @@ def _cmd_conformance(args: argparse.Namespace) -> int:
     return 0
 
 
+def _theory_option(parser: argparse.ArgumentParser) -> None:
+    """The ``--theory`` option every simulating command shares."""
+    parser.add_argument("--theory", default=None, help="theory YAML (default: the review's)")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with exit code 1 for usage errors (the usage line, then one error line)."""
 
@@ -328,7 +333,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--steps", type=_positive, default=120, help="months (default 120)")
     run.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     run.add_argument("--every", type=_positive, default=1, help="record every k months")
-    run.add_argument("--theory", default=None, help="theory YAML (default: the review's)")
+    _theory_option(run)
     run.add_argument("--out", default="out", help="output folder (default ./out)")
     run.add_argument("--engine", choices=("batch", "abm"), default="batch",
                      help="batch (numpy, default) or abm (the Mesa reference engine; slow)")
@@ -340,7 +345,7 @@ def _parser() -> argparse.ArgumentParser:
     theory_sub = theory.add_subparsers(dest="theory_command", required=True, metavar="COMMAND")
     show = theory_sub.add_parser("show", help="print the rule table",
                                  description="Print the rule table.")
-    show.add_argument("--theory", default=None, help="theory YAML (default: the review's)")
+    _theory_option(show)
     show.add_argument("--provenance", action="store_true", help="include provenance")
     show.set_defaults(func=_cmd_theory_show)
     graph = theory_sub.add_parser(
@@ -348,7 +353,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Draw the programme theory as a network (edges by sign and weight; "
         "ablated rules grey).")
     graph.add_argument("--out", default="theory.png", help="image file (default theory.png)")
-    graph.add_argument("--theory", default=None, help="theory YAML (default: the review's)")
+    _theory_option(graph)
     graph.add_argument("--without", nargs="+", metavar="RULE", default=(),
                        help="rule ids to ablate (drawn grey)")
     graph.add_argument("--dpi", type=_positive, default=110)
@@ -377,7 +382,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="months (default: the file's, else 120)")
     sweep.add_argument("--seed", type=_seed, default=None,
                        help="random seed (default: the file's, else 0)")
-    sweep.add_argument("--theory", default=None, help="theory YAML (default: the review's)")
+    _theory_option(sweep)
     sweep.add_argument("--chunk-runs", type=_positive, default=None,
                        help="runs per chunk (default: sized to memory; a store keeps its own)")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -410,7 +415,7 @@ def _parser() -> argparse.ArgumentParser:
     why.add_argument("--seed", type=_seed, default=0)
     why.add_argument("--replicate", type=_seed, default=0)
     why.add_argument("--steps", type=_positive, default=120)
-    why.add_argument("--theory", default=None, help="theory YAML (default: the review's)")
+    _theory_option(why)
     why.add_argument("--events", action="store_true", help="also print the event log")
     why.set_defaults(func=_cmd_explain)
 
@@ -426,7 +431,7 @@ def _parser() -> argparse.ArgumentParser:
                       help="background scenarios (default 8)")
     conf.add_argument("--steps", type=_positive, default=60, help="months (default 60)")
     conf.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
-    conf.add_argument("--theory", default=None, help="theory YAML (default: the review's)")
+    _theory_option(conf)
     conf.add_argument("--rules", nargs="+", metavar="RULE", default=None,
                       help="test only these rule ids")
     conf.add_argument("--out", default="conformance.md",

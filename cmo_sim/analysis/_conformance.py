@@ -269,6 +269,11 @@ class Probe:
         return self.setter(background, self.low), self.setter(background, self.high)
 
 
+_INTRA_CONFLICT_RAISED = (
+    "intra-organisational conflict raised through every member's staff_involvement 0.9 -> 0.1"
+)
+
+
 def _probe(context: str, low: Any, high: Any, measure: str, *, text: str = "",
            setter: Setter | None = None, setup=(), via=()) -> Probe:
     if setter is None:
@@ -308,8 +313,7 @@ PROBES: dict[str, Probe] = {
     # Task achievement.
     "task.intra_conflict": _probe(
         "staff_involvement", 0.9, 0.1, "performance",
-        text="intra-organisational conflict raised through every member's staff_involvement "
-             "0.9 -> 0.1",
+        text=_INTRA_CONFLICT_RAISED,
         via=("faith.intra_conflict",)),
     "task.unambitious_aims": _probe(
         "ambition_bias", -0.8, 0.0, "success_rate",
@@ -396,8 +400,7 @@ PROBES: dict[str, Probe] = {
         via=("faith.trust",)),
     "faith.intra_conflict": _probe(
         "staff_involvement", 0.9, 0.1, "faith_early",
-        text="intra-organisational conflict raised through every member's staff_involvement "
-             "0.9 -> 0.1",
+        text=_INTRA_CONFLICT_RAISED,
         via=("task.intra_conflict",)),
     "faith.destructive_conflict": _probe(
         "conflict_resolution", 0.5, 0.1, "faith_early",
