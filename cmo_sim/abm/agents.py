@@ -43,13 +43,13 @@ __all__ = [
 
 #: Names of the parts of a member's monthly trust change, in the order they are added.
 TRUST_TERMS = (
-    "trust-building loop",
     "domination",
+    "collaborative leadership",
+    "combative leadership",
+    "trust-building loop",
     "communication",
     "constructive resolution",
     "destructive resolution",
-    "collaborative leadership",
-    "combative leadership",
     "unequal sharing of gains",
 )
 #: Names of the parts of a member's monthly faith change.
@@ -213,10 +213,9 @@ class Organisation(mesa.Agent):
         """
         a = self.model.coef
         pair_size = 0.5 * (size_norm[self.index] + size_norm[partner.index])
-        comm = (
-            level
-            + a["communication.trust_begets_communication"] * (self.trust[partner.index] - 0.5)
-            + a["complexity.size_slows_communication"] * (pair_size - TYPICAL_SIZE_NORM)
+        base = level + a["complexity.size_slows_communication"] * (pair_size - TYPICAL_SIZE_NORM)
+        comm = base + a["communication.trust_begets_communication"] * (
+            self.trust[partner.index] - 0.5
         )
         return clip(comm, 0.0, 1.0)
 
@@ -258,21 +257,22 @@ class Organisation(mesa.Agent):
     def trust_change_terms(self, partner: Organisation, view: Outlook) -> tuple[float, ...]:
         """The parts of this month's change of trust in ``partner``, before :func:`nudge`.
 
-        In the order they are added (:data:`TRUST_TERMS`): the trust-building loop, felt
-        domination, communication, constructive and destructive resolution, collaborative and
-        combative leadership, unequal sharing of gains.
+        In the order they are added (:data:`TRUST_TERMS`): first the parts the contexts fix (felt
+        domination, collaborative and combative leadership), then the month's (the
+        trust-building loop, communication, constructive and destructive resolution, unequal
+        sharing of gains).
         """
         j = partner.index
         destructive = _pair(self.index, j) in view.destructive_pairs
         constructive = _pair(self.index, j) in view.constructive_pairs
         return (
-            self.trust_building_loop(view),
             self.domination_effect(partner, view),
+            self.collaborative_leadership_effect(view),
+            self.combative_leadership_effect(partner, view),
+            self.trust_building_loop(view),
             self.communication_effect(partner, view),
             self.constructive_resolution_effect(constructive),
             -self.destructive_resolution_effect(destructive, view),
-            self.collaborative_leadership_effect(view),
-            self.combative_leadership_effect(partner, view),
             self.unequal_sharing_effect(partner, view),
         )
 

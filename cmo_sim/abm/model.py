@@ -481,12 +481,9 @@ class PartnershipModel(mesa.Model):
 
         intra_mean = ordered_sum(m.intra_conflict for m in view.active) / view.count
         bias = ctx["ambition_bias"]
-        logit = (
+        context_terms = (
             b["success_intercept"]
-            + b["synergy_effect"] * (self.synergy - 0.5)
-            - b["ambition_difficulty"] * (self.ambition - 0.5)
             - b["complexity_difficulty"] * (view.complexity - 0.5)
-            + a["task.intra_conflict"] * intra_mean
             + a["task.unambitious_aims"] * min(bias, 0.0)
             + a["trust.overambition"] * max(bias, 0.0)
             + a["task.absent_actors"] * centred(ctx["absent_actors"])
@@ -495,6 +492,12 @@ class PartnershipModel(mesa.Model):
             + a["task.evaluation"] * centred(ctx["evaluation"])
             + a["task.role_clarity"] * centred(ctx["role_clarity"])
             + a["task.resourcing"] * centred(active_mean("resources"))
+        )
+        logit = (
+            context_terms
+            + b["synergy_effect"] * (self.synergy - 0.5)
+            - b["ambition_difficulty"] * (self.ambition - 0.5)
+            + a["task.intra_conflict"] * intra_mean
         )
         view.p_success = sigmoid(logit)
         view.success = self.success = self._draw(view.t, Stream.TASK) < view.p_success
@@ -516,14 +519,16 @@ class PartnershipModel(mesa.Model):
         """
         a, b, ctx = self.coef, self.base, view.ctx
         failed = 0.0 if view.success else 1.0
-        partnership_terms = (
+        context_terms = (
             b["conflict_intercept"]
             - a["conflict.accountability"] * centred(ctx["accountability"])
             - a["conflict.slow_pace"] * centred(ctx["pace"])
+            - a["conflict.information_exchange"] * centred(ctx["information_exchange"])
+        )
+        month_terms = (
             - a["conflict.shared_vision"] * upper(view.vision)
             - a["conflict.lack_of_shared_vision"] * lower(view.vision)
             - a["conflict.task_failure"] * failed
-            - a["conflict.information_exchange"] * centred(ctx["information_exchange"])
             + self.exit_shock
         )
         constructive_chance = clip(
@@ -541,13 +546,17 @@ class PartnershipModel(mesa.Model):
                                    + second.attributes["workforce_stability"])
                 flexibility = 0.5 * (first.attributes["flexibility"]
                                      + second.attributes["flexibility"])
-                logit = (
-                    partnership_terms
-                    - a["conflict.cultural_compatibility"] * distance
+                pair_terms = (
+                    context_terms
                     - a["conflict.dominance"] * max(view.dominance(first, second),
                                                     view.dominance(second, first))
                     - a["conflict.workforce_churn"] * centred(stability)
                     - a["conflict.flexibility"] * centred(flexibility)
+                )
+                logit = (
+                    pair_terms
+                    + month_terms
+                    - a["conflict.cultural_compatibility"] * distance
                     + a["communication.conflicting_cultures"] * 2.0 * distance * communication
                 )
                 if not self._draw(view.t, Stream.CONFLICT, i, j) < sigmoid(logit):
@@ -748,7 +757,8 @@ class PartnershipModel(mesa.Model):
     def _trust_parts(member: Organisation, view: Outlook) -> dict[str, float]:
         """This month's change of the member's mean trust, split by mechanism."""
         names = list(TRUST_TERMS)
-        names[0] = "task success" if view.success else "task failure"
+        loop = names.index("trust-building loop")
+        names[loop] = "task success" if view.success else "task failure"
         parts = dict.fromkeys(names, 0.0)
         partners = [p for p in view.active if p is not member]
         for partner in partners:

@@ -29,7 +29,7 @@ import pandas as pd
 from scipy import stats
 
 from cmo_sim._simulate import simulate
-from cmo_sim.core import init, step
+from cmo_sim.core import StepCache, init, step
 from cmo_sim.core import mechanisms as m
 from cmo_sim.params import compile_params
 from cmo_sim.rng import normalise_seed
@@ -227,20 +227,18 @@ def _mean_communication(params, steps: int) -> np.ndarray:
     """
     months = min(EARLY_MONTHS, steps)
     state = init(params)
-    n = params.n_members
+    cache = StepCache()
     total = np.zeros(params.n_runs)
     counted = np.zeros(params.n_runs)
     for t in range(months):
-        ctx = params.contexts_at(t)
         alive = ~state.dissolved
-        w = (state.active & alive[:, None]).astype(float)
-        pair_w = w[:, :, None] * w[:, None, :] * (1.0 - np.eye(n))
-        comm = m.communication(ctx, m.size_norm(ctx.size), state.trust, params.coef)
-        pairs = m.msum(m.msum(pair_w))
-        mean = m.msum(m.msum(comm * pair_w)) / np.maximum(pairs, 1.0)
+        fixed = cache.get(params, params.contexts_at(t), state.active & alive[:, None], alive)
+        comm = m.communication(fixed.communication_base, state.trust, params.coef)
+        pairs = m.msum(m.msum(fixed.pair_w))
+        mean = m.msum(m.msum(comm * fixed.pair_w)) / np.maximum(pairs, 1.0)
         total += np.where(alive, mean, 0.0)
         counted += alive
-        state = step(state, params, t)
+        state = step(state, params, t, cache)
     return total / np.maximum(counted, 1.0)
 
 

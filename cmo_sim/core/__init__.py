@@ -2,6 +2,6 @@
 
 from cmo_sim.core.runner import run
 from cmo_sim.core.state import State
-from cmo_sim.core.step import init, step
+from cmo_sim.core.step import StepCache, init, step
 
-__all__ = ["State", "init", "run", "step"]
+__all__ = ["State", "StepCache", "init", "run", "step"]

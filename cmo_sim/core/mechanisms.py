@@ -18,29 +18,41 @@ import numpy as np
 __all__ = [
     "ambition",
     "communication",
+    "communication_base",
     "complexity",
+    "conflict_context_logit",
     "conflict_hazard",
     "culture_drift",
+    "culture_pull",
+    "destructive_loss",
+    "dominance",
+    "exit_floors",
     "exits",
     "faith_change",
+    "faith_drift",
     "functioning",
+    "hierarchy",
     "initial_faith",
     "initial_trust",
-    "intra_conflict_change",
+    "intra_conflict_rates",
+    "intra_conflict_rise",
     "many",
     "margmax",
     "mmax",
     "mmin",
     "msum",
     "nudge",
-    "hierarchy",
     "power",
     "resolution_probability",
+    "sharing_rate",
     "size_norm",
     "success_probability",
     "synergy_target",
+    "task_context_logit",
     "trust_change",
+    "trust_context_change",
     "vision_change",
+    "vision_rate",
 ]
 
 Coef = Mapping[str, float]
@@ -157,11 +169,11 @@ def complexity(ctx, s_mean: np.ndarray, n_active: np.ndarray, a: Coef) -> np.nda
     return np.clip(k, 0.0, 1.0)
 
 
-def communication(ctx, s: np.ndarray, trust: np.ndarray, a: Coef) -> np.ndarray:
-    """Pairwise communication ``[runs, members, members]`` in [0, 1].
+def communication_base(ctx, s: np.ndarray, a: Coef) -> np.ndarray:
+    """The context part of pairwise communication ``[runs, members, members]`` (unclipped).
 
     Rules: communication.strategies, communication.proximity, complexity.interoperability,
-    communication.trust_begets_communication, complexity.size_slows_communication.
+    complexity.size_slows_communication.
     """
     level = (
         0.5
@@ -170,11 +182,18 @@ def communication(ctx, s: np.ndarray, trust: np.ndarray, a: Coef) -> np.ndarray:
         + a["complexity.interoperability"] * _c(ctx.interoperability)
     )
     pair_size = 0.5 * (s[:, :, None] + s[:, None, :])
-    comm = (
-        level[:, None, None]
-        + a["communication.trust_begets_communication"] * (trust - 0.5)
-        + a["complexity.size_slows_communication"] * (pair_size - TYPICAL_SIZE_NORM)
+    return level[:, None, None] + a["complexity.size_slows_communication"] * (
+        pair_size - TYPICAL_SIZE_NORM
     )
+
+
+def communication(base: np.ndarray, trust: np.ndarray, a: Coef) -> np.ndarray:
+    """Pairwise communication ``[runs, members, members]`` in [0, 1].
+
+    The context part (:func:`communication_base`) plus trust.
+    Rules: communication.trust_begets_communication.
+    """
+    comm = base + a["communication.trust_begets_communication"] * (trust - 0.5)
     return np.clip(comm, 0.0, 1.0)
 
 
@@ -215,20 +234,18 @@ def ambition(trust_given, present_active, k, ambition_bias, a: Coef, b: Coef) ->
     return np.clip(agreed + b["ambition_bias_scale"] * ambition_bias, 0.0, 1.0)
 
 
-def success_probability(ctx, members, synergy, ambition_level, k, intra_mean, a, b):
-    """Probability ``[runs]`` that this step's task succeeds.
+def task_context_logit(ctx, members, k, a: Coef, b: Coef) -> np.ndarray:
+    """The part ``[runs]`` of the task's success logit fixed by the contexts and membership.
 
-    Rules: task.intra_conflict, task.unambitious_aims, trust.overambition, task.absent_actors,
-    task.flexibility, task.workforce_instability, task.evaluation, task.role_clarity,
-    task.resourcing. ``members`` holds the active-member means of member attributes.
+    Rules: task.unambitious_aims, trust.overambition, task.absent_actors, task.flexibility,
+    task.workforce_instability, task.evaluation, task.role_clarity, task.resourcing; complexity
+    through the baseline complexity_difficulty. ``members`` holds the active-member means of
+    member attributes.
     """
     bias = ctx.ambition_bias
-    logit = (
+    return (
         b["success_intercept"]
-        + b["synergy_effect"] * (synergy - 0.5)
-        - b["ambition_difficulty"] * (ambition_level - 0.5)
         - b["complexity_difficulty"] * (k - 0.5)
-        + a["task.intra_conflict"] * intra_mean
         + a["task.unambitious_aims"] * np.minimum(bias, 0.0)
         + a["trust.overambition"] * np.maximum(bias, 0.0)
         + a["task.absent_actors"] * _c(ctx.absent_actors)
@@ -238,37 +255,67 @@ def success_probability(ctx, members, synergy, ambition_level, k, intra_mean, a,
         + a["task.role_clarity"] * _c(ctx.role_clarity)
         + a["task.resourcing"] * _c(members["resources"])
     )
+
+
+def success_probability(context_logit, synergy, ambition_level, intra_mean, a: Coef,
+                        b: Coef) -> np.ndarray:
+    """Probability ``[runs]`` that this step's task succeeds.
+
+    Rules: task.intra_conflict; synergy and ambition through the baseline constants; the
+    contexts' part comes from :func:`task_context_logit`.
+    """
+    logit = (
+        context_logit
+        + b["synergy_effect"] * (synergy - 0.5)
+        - b["ambition_difficulty"] * (ambition_level - 0.5)
+        + a["task.intra_conflict"] * intra_mean
+    )
     return _sigmoid(logit)
 
 
 # -- conflict ------------------------------------------------------------------------------------
-def conflict_hazard(ctx, vision, pair, failed, shock, a: Coef, b: Coef) -> np.ndarray:
-    """Monthly conflict probability of each unordered pair ``[runs, pairs]``.
+def conflict_context_logit(ctx, pair, a: Coef, b: Coef) -> np.ndarray:
+    """The part ``[runs, pairs]`` of the conflict-hazard logit the contexts and members fix.
 
-    Rules: conflict.accountability, conflict.slow_pace, conflict.cultural_compatibility,
-    conflict.shared_vision, conflict.lack_of_shared_vision, conflict.task_failure,
-    conflict.information_exchange, conflict.dominance, conflict.workforce_churn,
-    conflict.flexibility, communication.conflicting_cultures, conflict.improper_cessation
-    (through ``shock``). ``pair`` holds per-pair arrays: distance, dominance, communication,
-    stability and flexibility (pair means).
+    Rules: conflict.accountability, conflict.slow_pace, conflict.information_exchange (per
+    run); conflict.dominance, conflict.workforce_churn, conflict.flexibility (per pair).
+    ``pair`` holds per-pair arrays: dominance, stability and flexibility (pair means).
     """
     run_terms = (
         b["conflict_intercept"]
         - a["conflict.accountability"] * _c(ctx.accountability)
         - a["conflict.slow_pace"] * _c(ctx.pace)
-        - a["conflict.shared_vision"] * _up(vision)
-        - a["conflict.lack_of_shared_vision"] * _dn(vision)
-        - a["conflict.task_failure"] * failed
         - a["conflict.information_exchange"] * _c(ctx.information_exchange)
-        + shock
     )
-    logit = (
+    return (
         run_terms[:, None]
-        - a["conflict.cultural_compatibility"] * pair["distance"]
         - a["conflict.dominance"] * pair["dominance"]
         - a["conflict.workforce_churn"] * _c(pair["stability"])
         - a["conflict.flexibility"] * _c(pair["flexibility"])
-        + a["communication.conflicting_cultures"] * 2.0 * pair["distance"] * pair["communication"]
+    )
+
+
+def conflict_hazard(context_logit, vision, failed, shock, distance, communication, a: Coef,
+                    b: Coef) -> np.ndarray:
+    """Monthly conflict probability of each unordered pair ``[runs, pairs]``.
+
+    Rules: conflict.shared_vision, conflict.lack_of_shared_vision, conflict.task_failure,
+    conflict.improper_cessation (through ``shock``), conflict.cultural_compatibility,
+    communication.conflicting_cultures; the contexts' part comes from
+    :func:`conflict_context_logit`. ``distance`` and ``communication`` are per pair (cultural
+    distance, mean communication of the two directions).
+    """
+    run_terms = (
+        - a["conflict.shared_vision"] * _up(vision)
+        - a["conflict.lack_of_shared_vision"] * _dn(vision)
+        - a["conflict.task_failure"] * failed
+        + shock
+    )
+    logit = (
+        context_logit
+        + run_terms[:, None]
+        - a["conflict.cultural_compatibility"] * distance
+        + a["communication.conflicting_cultures"] * 2.0 * distance * communication
     )
     return _sigmoid(logit)
 
@@ -287,45 +334,67 @@ def resolution_probability(conflict_resolution: np.ndarray, a: Coef) -> np.ndarr
 
 
 # -- trust ---------------------------------------------------------------------------------------
-def trust_change(ctx, *, success, failure, ambition_level, comm, dom, constructive, destructive,
-                 lead_mask, top_mask, mandated, a: Coef, b: Coef) -> np.ndarray:
+def trust_context_change(ctx, dom, lead_mask, mandated, a: Coef, b: Coef) -> np.ndarray:
+    """The part ``[runs, members, members]`` of the trust change the contexts and members fix.
+
+    Rules: power.size_domination (felt dominance), leadership.collaborative (every pair),
+    leadership.combative_voluntary (trust in the lead). ``lead_mask`` is the ``[runs, 1,
+    members]`` one-hot mask of the lead.
+    """
+    leadership = ctx.leadership
+    collaborative = b["leadership_rate"] * a["leadership.collaborative"] * 2.0 * _up(leadership)
+    combative = (
+        b["leadership_rate"] * a["leadership.combative_voluntary"] * 2.0 * _dn(leadership)
+        * (1.0 - mandated)
+    )
+    return (
+        b["domination_rate"] * a["power.size_domination"] * dom
+        + collaborative[:, None, None]
+        + combative[:, None, None] * lead_mask
+    )
+
+
+def destructive_loss(ctx, a: Coef, b: Coef) -> np.ndarray:
+    """Trust lost ``[runs]`` by a destructively resolved conflict.
+
+    Rules: conflict.accountability (governance buffers the loss: x1.6 at accountability 0,
+    x0.4 at 1); trust.destructive_resolution acts on how likely the loss is.
+    """
+    buffer = np.clip(1.0 - a["conflict.accountability"] * _c(ctx.accountability), 0.25, 1.75)
+    return b["destructive_loss"] * buffer
+
+
+def sharing_rate(ctx, a: Coef, b: Coef) -> np.ndarray:
+    """Trust ``[runs]`` in the most powerful member per unit of ambition achieved.
+
+    Rules: power.unequal_resources (gains shared fairly build trust, kept gains erode it).
+    """
+    return b["trust_rate"] * a["power.unequal_resources"] * 2.0 * _c(ctx.resource_equality)
+
+
+def trust_change(context_change, *, success, failure, ambition_level, comm, resolution, sharing,
+                 top_mask, a: Coef, b: Coef) -> np.ndarray:
     """This step's trust change ``[runs, members, members]`` before :func:`nudge`.
 
-    Rules: trust.success_loop, trust.failure_loop, power.unequal_resources,
-    power.size_domination, leadership.collaborative, leadership.combative_voluntary,
-    communication.builds_trust, trust.constructive_resolution / trust.destructive_resolution
-    (through the resolution events), conflict.accountability (buffer on destructive losses).
-    ``constructive`` / ``destructive`` are symmetric 0/1 pair matrices; ``lead_mask`` and
-    ``top_mask`` are ``[runs, 1, members]`` one-hot masks of the lead and most powerful member.
+    Rules: trust.success_loop, trust.failure_loop, communication.builds_trust,
+    power.unequal_resources (on a success, trust in the most powerful member); the contexts'
+    part comes from :func:`trust_context_change`. ``resolution`` is the trust change of this
+    month's conflict resolutions (``b.constructive_gain`` or ``-destructive_loss`` on the pairs
+    in conflict: trust.constructive_resolution / trust.destructive_resolution act on which);
+    ``top_mask`` the ``[runs, 1, members]`` one-hot mask of the most powerful member.
     """
     rate = b["trust_rate"]
     loop = (
         rate * a["trust.success_loop"] * 2.0 * ambition_level * success
         + rate * b["loss_aversion"] * a["trust.failure_loop"] * failure
     )
-    buffer = np.clip(1.0 - a["conflict.accountability"] * _c(ctx.accountability), 0.25, 1.75)
-    delta = (
-        loop[:, None, None]
-        + b["domination_rate"] * a["power.size_domination"] * dom
+    return (
+        context_change
+        + loop[:, None, None]
         + b["communication_rate"] * a["communication.builds_trust"] * 2.0 * _c(comm)
-        + b["constructive_gain"] * constructive
-        - (b["destructive_loss"] * buffer)[:, None, None] * destructive
+        + resolution
+        + (sharing * ambition_level * success)[:, None, None] * top_mask
     )
-    leadership = ctx.leadership
-    run_lead = (
-        b["leadership_rate"] * a["leadership.collaborative"] * 2.0 * _up(leadership)
-    )
-    delta = delta + run_lead[:, None, None]
-    combative = (
-        b["leadership_rate"] * a["leadership.combative_voluntary"] * 2.0 * _dn(leadership)
-        * (1.0 - mandated)
-    )
-    sharing = (
-        rate * a["power.unequal_resources"] * 2.0 * _c(ctx.resource_equality) * ambition_level
-    )
-    delta = delta + combative[:, None, None] * lead_mask
-    delta = delta + (sharing * success)[:, None, None] * top_mask
-    return delta
 
 
 def initial_trust(ctx, dom, noise, a: Coef, b: Coef) -> np.ndarray:
@@ -364,18 +433,25 @@ def initial_faith(ctx, noise, a: Coef, b: Coef) -> np.ndarray:
     return np.clip(level[:, None] + b["faith_initial_noise"] * (2.0 * noise - 1.0), 0.02, 0.98)
 
 
-def faith_change(ctx, *, trust_given, intra, success, failure, ambition_level, destructive_count,
-                 a: Coef, b: Coef) -> np.ndarray:
-    """This step's faith change ``[runs, members]`` before :func:`nudge`.
+def faith_drift(ctx, a: Coef, b: Coef) -> np.ndarray:
+    """The monthly faith change ``[runs]`` the contexts set.
 
-    Rules: faith.stakeholder_involvement, faith.authenticity, faith.achievement_loop,
-    faith.intra_conflict, faith.trust, trust.underambition, faith.destructive_conflict.
+    Rules: faith.stakeholder_involvement, faith.authenticity, trust.underambition.
     """
-    drift = b["faith_rate"] * (
+    return b["faith_rate"] * (
         a["faith.stakeholder_involvement"] * 2.0 * _c(ctx.stakeholder_involvement)
         + a["faith.authenticity"] * 2.0 * _c(ctx.authenticity)
         + a["trust.underambition"] * 2.0 * np.minimum(ctx.ambition_bias, 0.0)
     )
+
+
+def faith_change(drift, *, trust_given, intra, success, failure, ambition_level,
+                 destructive_count, a: Coef, b: Coef) -> np.ndarray:
+    """This step's faith change ``[runs, members]`` before :func:`nudge`.
+
+    Rules: faith.achievement_loop, faith.intra_conflict, faith.trust,
+    faith.destructive_conflict; ``drift`` (:func:`faith_drift`) carries the contexts' rules.
+    """
     achieved = b["faith_achievement_rate"] * a["faith.achievement_loop"] * (
         np.minimum(2.0 * ambition_level, 1.0) * success - failure
     )
@@ -388,61 +464,89 @@ def faith_change(ctx, *, trust_given, intra, success, failure, ambition_level, d
     )
 
 
-def intra_conflict_change(members, inertia, a: Coef, b: Coef) -> tuple[np.ndarray, np.ndarray]:
-    """Rise (before :func:`nudge`) and decay factor of intra-organisational conflict.
+def intra_conflict_rates(members, a: Coef, b: Coef) -> tuple[np.ndarray, np.ndarray]:
+    """The members' part of the intra-conflict rise and its decay factor ``[runs, members]``.
 
-    Rules: intra.staff_involvement, intra.workforce_churn, intra.inertia_workload,
-    intra.flexibility. ``members`` holds ``[runs, members]`` attribute arrays.
+    Rules: intra.staff_involvement, intra.workforce_churn (rise), intra.flexibility (decay).
+    ``members`` holds ``[runs, members]`` attribute arrays.
     """
-    rise = b["intra_rate"] * (
+    inner = (
         1.0
         - a["intra.staff_involvement"] * 2.0 * _c(members["staff_involvement"])
         - a["intra.workforce_churn"] * 2.0 * _c(members["workforce_stability"])
-        - a["intra.inertia_workload"] * 2.0 * _c(inertia)[:, None]
     )
     decay = b["intra_decay"] * np.maximum(
         1.0 + a["intra.flexibility"] * 2.0 * _c(members["flexibility"]), 0.0
     )
-    return rise, np.clip(1.0 - decay, 0.0, 1.0)
+    return inner, np.clip(1.0 - decay, 0.0, 1.0)
 
 
-def vision_change(leadership, mandated, mean_trust, a: Coef, b: Coef) -> np.ndarray:
-    """Shared-vision change ``[runs]``: combative leadership in a mandated, low-trust partnership.
+def intra_conflict_rise(inner, inertia, a: Coef, b: Coef) -> np.ndarray:
+    """Rise of intra-organisational conflict ``[runs, members]`` before :func:`nudge`.
 
-    Rules: leadership.combative_mandated.
+    Rules: intra.inertia_workload (the workload of collaborative inertia); ``inner`` from
+    :func:`intra_conflict_rates`.
+    """
+    return b["intra_rate"] * (inner - a["intra.inertia_workload"] * 2.0 * _c(inertia)[:, None])
+
+
+def vision_rate(leadership, mandated, a: Coef, b: Coef) -> np.ndarray:
+    """Shared-vision change ``[runs]`` per unit of trust below 0.5.
+
+    Rules: leadership.combative_mandated (combative leadership in a mandated partnership).
     """
     return (
-        b["vision_rate"] * a["leadership.combative_mandated"] * 2.0 * _dn(leadership)
-        * mandated * 2.0 * np.maximum(0.5 - mean_trust, 0.0)
+        b["vision_rate"] * a["leadership.combative_mandated"] * 2.0 * _dn(leadership) * mandated
+        * 2.0
     )
 
 
-def culture_drift(culture, present_active, leadership, a: Coef, b: Coef) -> np.ndarray:
-    """New cultural positions: members converge under inclusive leadership.
+def vision_change(rate, mean_trust) -> np.ndarray:
+    """Shared-vision change ``[runs]``: up in a low-trust partnership at ``rate``."""
+    return rate * np.maximum(0.5 - mean_trust, 0.0)
+
+
+def culture_pull(leadership, a: Coef, b: Coef) -> np.ndarray:
+    """How far ``[runs]`` members move each month towards their cultural centre.
 
     Rules: culture.inclusive_integration.
     """
-    weight = present_active.astype(np.float64)
-    count = np.maximum(msum(weight), 1.0)
-    centre = msum(culture * weight) / count
     pull = b["integration_rate"] * a["culture.inclusive_integration"] * 2.0 * _up(leadership)
-    pull = np.clip(pull, -1.0, 1.0)
+    return np.clip(pull, -1.0, 1.0)
+
+
+def culture_drift(culture, present_active, weight, count, pull) -> np.ndarray:
+    """New cultural positions: members converge under inclusive leadership.
+
+    ``pull`` from :func:`culture_pull`; ``weight`` / ``count`` are the active-member weights
+    and count.
+    """
+    centre = msum(culture * weight) / count
     return np.where(present_active, culture + pull[:, None] * (centre[:, None] - culture), culture)
 
 
 # -- exit and dissolution -------------------------------------------------------------------------
-def exits(trust_given, faith, active, mandated, a: Coef, b: Coef):
-    """Members leaving this step, ``(by_trust, by_faith)`` each ``[runs, members]`` bool.
+def exit_floors(mandated, a: Coef, b: Coef) -> tuple[np.ndarray, np.ndarray]:
+    """Critical trust and faith thresholds ``[runs, 1]`` below which a member leaves.
 
-    Rules: dissolution.critical_trust (trust below the critical threshold: inter-organisational
-    origin), dissolution.faith_collapse (faith below its threshold: intra-organisational origin).
-    A member below both thresholds is recorded as leaving for trust. A mandated partnership is
+    Rules: dissolution.critical_trust, dissolution.faith_collapse. A mandated partnership is
     harder to leave (baseline mandated_exit_barrier lowers both thresholds), so it dissolves
     later, after a longer stall in inertia.
     """
     ease = (1.0 - b["mandated_exit_barrier"] * mandated)[:, None]
     trust_floor = b["critical_trust"] * a["dissolution.critical_trust"] * ease
     faith_floor = -b["critical_faith"] * a["dissolution.faith_collapse"] * ease
+    return trust_floor, faith_floor
+
+
+def exits(trust_given, faith, active, trust_floor, faith_floor):
+    """Members leaving this step, ``(by_trust, by_faith)`` each ``[runs, members]`` bool.
+
+    Rules: dissolution.critical_trust (trust below the critical threshold: inter-organisational
+    origin), dissolution.faith_collapse (faith below its threshold: intra-organisational
+    origin); thresholds from :func:`exit_floors`. A member below both thresholds is recorded as
+    leaving for trust.
+    """
     by_trust = active & (trust_given < trust_floor)
     by_faith = active & ~by_trust & (faith < faith_floor)
     return by_trust, by_faith

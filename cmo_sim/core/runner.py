@@ -9,7 +9,7 @@ import numpy as np
 
 from cmo_sim.core.mechanisms import msum
 from cmo_sim.core.state import State
-from cmo_sim.core.step import init, step
+from cmo_sim.core.step import StepCache, init, step
 from cmo_sim.params import Params
 
 __all__ = ["RunOutput", "TRAJECTORY_VARIABLES", "record_steps", "run", "validate_record"]
@@ -116,6 +116,7 @@ def run(params: Params, steps: int, record: Record = "summary") -> RunOutput:
         for k, v in first.items():
             buffers[k][:, 0] = v
     slot = 1
+    cache = StepCache()
     for t in range(steps):
         alive = ~work.dissolved
         if rows.size and alive.sum() < COMPACT_BELOW * rows.size:
@@ -131,7 +132,7 @@ def run(params: Params, steps: int, record: Record = "summary") -> RunOutput:
             alive = alive[alive]
         if rows.size == 0:
             break
-        work = step(work, work_params, t)
+        work = step(work, work_params, t, cache)
         synergy_sum[rows] += np.where(alive, work.synergy, 0.0)
         alive_steps[rows] += alive
         if buffers is not None and slot < recorded.size and recorded[slot] == t + 1:

@@ -3,9 +3,16 @@
 One step is one month. All members decide from the previous state; the partnership-level
 quantities are updated in the order of docs/model.md (functioning and synergy, ambition, task,
 conflict, trust, faith, intra-organisational conflict, vision and culture, exits).
+
+Much of a step depends only on the contexts in force and on who is still in (power, dominance,
+the contexts' parts of every mechanism). :class:`Fixed` holds those terms; a :class:`StepCache`
+passed to :func:`step` keeps them from one month to the next and recomputes them when the
+contexts or the membership change, which leaves every number as it would be without it.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -14,7 +21,7 @@ from cmo_sim.core.state import CAUSE_FAITH, CAUSE_NONE, CAUSE_TRUST, State
 from cmo_sim.params import Params
 from cmo_sim.rng import Stream, uniform
 
-__all__ = ["init", "step"]
+__all__ = ["Fixed", "StepCache", "fixed_terms", "init", "step"]
 
 
 def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -72,17 +79,173 @@ def init(params: Params) -> State:
     )
 
 
-def step(state: State, params: Params, t: int) -> State:
-    """Advance every run by one month; dissolved runs are left exactly as they were."""
-    ctx = params.contexts_at(t)
+@dataclass(frozen=True, slots=True, eq=False)
+class Fixed:
+    """The terms of a step fixed by the contexts in force and the membership ``active``.
+
+    Weights: ``w`` ``[runs, members]`` (1 for an active member), ``count`` active members (at
+    least 1), ``pair_w`` ``[runs, members, members]`` (1 for an ordered active pair),
+    ``row_count`` partners per member and ``n_pairs`` ordered pairs (each at least 1),
+    ``any_pair``. The rest are the contexts' parts of the mechanisms, named after the
+    functions of :mod:`cmo_sim.core.mechanisms` that compute them.
+    """
+
+    active: np.ndarray
+    w: np.ndarray
+    count: np.ndarray
+    pair_w: np.ndarray
+    pair_mask: np.ndarray
+    row_count: np.ndarray
+    n_pairs: np.ndarray
+    any_pair: np.ndarray
+    partners: np.ndarray
+    dom: np.ndarray
+    complexity: np.ndarray
+    communication_base: np.ndarray
+    task_logit: np.ndarray
+    iu: np.ndarray
+    ju: np.ndarray
+    incidence: np.ndarray
+    pair_active: np.ndarray
+    conflict_logit: np.ndarray
+    resolution_probability: np.ndarray
+    destructive_loss: np.ndarray
+    trust_change: np.ndarray
+    sharing_rate: np.ndarray
+    top_mask: np.ndarray
+    faith_drift: np.ndarray
+    intra_inner: np.ndarray
+    intra_keep: np.ndarray
+    vision_rate: np.ndarray
+    culture_pull: np.ndarray
+    trust_floor: np.ndarray
+    faith_floor: np.ndarray
+    dominated: np.ndarray
+
+
+def fixed_terms(params: Params, ctx, active: np.ndarray) -> Fixed:
+    """The :class:`Fixed` terms of contexts ``ctx`` with members ``active`` ``[runs, members]``."""
     a, b = params.coef, params.baseline
     n = params.n_members
-    alive = ~state.dissolved
-    active = state.active & alive[:, None]
     w = active.astype(np.float64)
     count = np.maximum(m.msum(w), 1.0)
     pair_w = w[:, :, None] * w[:, None, :] * (1.0 - np.eye(n))
     row_count = np.maximum(m.msum(pair_w), 1.0)
+    is_lead = np.arange(n)[None, :] == params.lead[:, None]
+    s = m.size_norm(ctx.size)
+    p = m.power(s, ctx.resources)
+    rank = m.hierarchy(ctx.mandated, is_lead, a, b)
+    dom = m.dominance(p, rank) * pair_w
+    k = m.complexity(ctx, _active_mean(s, w, count), count, a)
+    means = {
+        name: _active_mean(getattr(ctx, name), w, count)
+        for name in ("flexibility", "workforce_stability", "resources")
+    }
+    iu, ju = _pairs(n)
+    incidence = np.zeros((iu.size, n))
+    incidence[np.arange(iu.size), iu] = 1.0
+    incidence[np.arange(iu.size), ju] = 1.0
+    pair = {
+        "dominance": np.maximum(dom[:, iu, ju], dom[:, ju, iu]),
+        "stability": 0.5 * (ctx.workforce_stability[:, iu] + ctx.workforce_stability[:, ju]),
+        "flexibility": 0.5 * (ctx.flexibility[:, iu] + ctx.flexibility[:, ju]),
+    }
+    top = m.margmax(np.where(active, p + rank, -np.inf))
+    top_mask = (np.arange(n)[None, :] == top[:, None])[:, None, :].astype(np.float64)
+    lead_mask = is_lead[:, None, :].astype(np.float64)
+    inner, keep = m.intra_conflict_rates(
+        {"staff_involvement": ctx.staff_involvement,
+         "workforce_stability": ctx.workforce_stability, "flexibility": ctx.flexibility}, a, b,
+    )
+    trust_floor, faith_floor = m.exit_floors(ctx.mandated, a, b)
+    return Fixed(
+        active=active,
+        w=w,
+        count=count,
+        pair_w=pair_w,
+        pair_mask=pair_w > 0,
+        row_count=row_count,
+        n_pairs=np.maximum(m.msum(row_count * w), 1.0),
+        any_pair=m.msum(m.msum(pair_w)) > 0,
+        partners=np.maximum(count - 1.0, 1.0)[:, None],
+        dom=dom,
+        complexity=k,
+        communication_base=m.communication_base(ctx, s, a),
+        task_logit=m.task_context_logit(ctx, means, k, a, b),
+        iu=iu,
+        ju=ju,
+        incidence=incidence,
+        pair_active=active[:, iu] & active[:, ju],
+        conflict_logit=m.conflict_context_logit(ctx, pair, a, b),
+        resolution_probability=m.resolution_probability(ctx.conflict_resolution, a),
+        destructive_loss=m.destructive_loss(ctx, a, b),
+        trust_change=m.trust_context_change(ctx, dom, lead_mask, ctx.mandated, a, b),
+        sharing_rate=m.sharing_rate(ctx, a, b),
+        top_mask=top_mask,
+        faith_drift=m.faith_drift(ctx, a, b),
+        intra_inner=inner,
+        intra_keep=keep,
+        vision_rate=m.vision_rate(ctx.leadership, ctx.mandated, a, b),
+        culture_pull=m.culture_pull(ctx.leadership, a, b),
+        trust_floor=trust_floor,
+        faith_floor=faith_floor,
+        dominated=m.many(m.many(dom > b["domination_threshold"])),
+    )
+
+
+class StepCache:
+    """Keeps a batch's :class:`Fixed` terms from one :func:`step` to the next.
+
+    The terms are reused while the same ``params`` and contexts object are in force and no
+    partnership still going has lost a member; otherwise they are recomputed. Use one cache per
+    batch (the runner makes one per run); it holds the last terms until it is dropped.
+    """
+
+    __slots__ = ("_key", "_fixed")
+
+    def __init__(self) -> None:
+        self._key: tuple = ()
+        self._fixed: Fixed | None = None
+
+    def get(self, params: Params, ctx, active: np.ndarray, alive: np.ndarray) -> Fixed:
+        """The terms for ``params``, contexts ``ctx`` and members ``active``.
+
+        Reused when only dissolved runs (not ``alive``) differ from the last call's members.
+        """
+        fixed = self._fixed
+        if (
+            fixed is None
+            or self._key[0] is not params
+            or self._key[1] is not ctx
+            or fixed.active.shape != active.shape
+            or bool(((fixed.active != active) & alive[:, None]).any())
+        ):
+            fixed = fixed_terms(params, ctx, active)
+            self._key, self._fixed = (params, ctx), fixed
+        return fixed
+
+
+def _restore(new: dict[str, np.ndarray], state: State, rows: np.ndarray) -> None:
+    """Put back ``rows`` of ``state`` into the ``new`` arrays (which the step owns)."""
+    for f in fields(state):
+        old = getattr(state, f.name)
+        array = new[f.name]
+        if array is not old:
+            array[rows] = old[rows]
+
+
+def step(state: State, params: Params, t: int, cache: StepCache | None = None) -> State:
+    """Advance every run by one month; dissolved runs are left exactly as they were.
+
+    ``cache`` (optional) keeps the terms fixed by the contexts and membership between calls;
+    the result is the same with or without it.
+    """
+    ctx = params.contexts_at(t)
+    a, b = params.coef, params.baseline
+    alive = ~state.dissolved
+    active = state.active & alive[:, None]
+    fx = (cache if cache is not None else StepCache()).get(params, ctx, active, alive)
+    w, pair_w, count = fx.w, fx.pair_w, fx.count
     trust = state.trust
 
     # Timeline changes of state-held contexts (shared vision, members' cultures) reset that
@@ -97,19 +260,12 @@ def step(state: State, params: Params, t: int) -> State:
             moved = ctx.culture != before.culture
             culture = np.where(moved, ctx.culture, culture)
 
-    # Derived quantities: power, dominance, complexity, communication.
-    is_lead = np.arange(n)[None, :] == params.lead[:, None]
-    s = m.size_norm(ctx.size)
-    p = m.power(s, ctx.resources)
-    rank = m.hierarchy(ctx.mandated, is_lead, a, b)
-    dom = m.dominance(p, rank) * pair_w
-    k = m.complexity(ctx, _active_mean(s, w, count), count, a)
-    comm = m.communication(ctx, s, trust, a) * pair_w
-    trust_given = m.msum(trust * pair_w) / row_count  # [runs, members]
-    n_pairs = np.maximum(m.msum(row_count * w), 1.0)
-    any_pair = m.msum(m.msum(pair_w)) > 0
-    mean_trust = np.where(any_pair, m.msum(m.msum(trust * pair_w)) / n_pairs, 0.0)
-    mean_comm = np.where(any_pair, m.msum(m.msum(comm)) / n_pairs, 0.0)
+    # Communication and what the members see of each other (communication.*, fixed terms).
+    comm = m.communication(fx.communication_base, trust, a) * pair_w
+    trust_rows = m.msum(trust * pair_w)
+    trust_given = trust_rows / fx.row_count  # [runs, members]
+    mean_trust = np.where(fx.any_pair, m.msum(trust_rows) / fx.n_pairs, 0.0)
+    mean_comm = np.where(fx.any_pair, m.msum(m.msum(comm)) / fx.n_pairs, 0.0)
     mean_faith = _active_mean(state.faith, w, count)
 
     # Functioning and synergy (synergy.*, inertia.*).
@@ -117,13 +273,9 @@ def step(state: State, params: Params, t: int) -> State:
     synergy = state.synergy + b["synergy_rate"] * (m.synergy_target(f, b) - state.synergy)
 
     # Ambition and the task attempt (trust.risk_threshold, task.*).
-    aim = m.ambition(trust_given, active, k, ctx.ambition_bias, a, b)
-    means = {
-        name: _active_mean(getattr(ctx, name), w, count)
-        for name in ("flexibility", "workforce_stability", "resources")
-    }
+    aim = m.ambition(trust_given, active, fx.complexity, ctx.ambition_bias, a, b)
     intra_mean = _active_mean(state.intra_conflict, w, count)
-    p_success = m.success_probability(ctx, means, synergy, aim, k, intra_mean, a, b)
+    p_success = m.success_probability(fx.task_logit, synergy, aim, intra_mean, a, b)
     success = (uniform(params.keys, t, Stream.TASK) < p_success) & alive
     failure = ~success & alive
     succ_f, fail_f = success.astype(np.float64), failure.astype(np.float64)
@@ -133,59 +285,44 @@ def step(state: State, params: Params, t: int) -> State:
     )
 
     # Conflict between pairs and its resolution (conflict.*, trust.*_resolution).
-    iu, ju = _pairs(n)
-    pair_active = active[:, iu] & active[:, ju]
+    iu, ju = fx.iu, fx.ju
     distance = np.abs(culture[:, iu] - culture[:, ju])
-    pair = {
-        "distance": distance,
-        "dominance": np.maximum(dom[:, iu, ju], dom[:, ju, iu]),
-        "communication": 0.5 * (comm[:, iu, ju] + comm[:, ju, iu]),
-        "stability": 0.5 * (ctx.workforce_stability[:, iu] + ctx.workforce_stability[:, ju]),
-        "flexibility": 0.5 * (ctx.flexibility[:, iu] + ctx.flexibility[:, ju]),
-    }
-    hazard = m.conflict_hazard(ctx, vision, pair, fail_f, state.exit_shock, a, b)
-    conflict = (uniform(params.keys, t, Stream.CONFLICT, iu, ju) < hazard) & pair_active
-    q = m.resolution_probability(ctx.conflict_resolution, a)
+    pair_comm = 0.5 * (comm[:, iu, ju] + comm[:, ju, iu])
+    hazard = m.conflict_hazard(fx.conflict_logit, vision, fail_f, state.exit_shock, distance,
+                               pair_comm, a, b)
+    conflict = (uniform(params.keys, t, Stream.CONFLICT, iu, ju) < hazard) & fx.pair_active
+    q = fx.resolution_probability
     constructive_pair = conflict & (uniform(params.keys, t, Stream.RESOLUTION, iu, ju) < q[:, None])
     destructive_pair = conflict & ~constructive_pair
-    constructive = np.zeros_like(trust)
-    destructive = np.zeros_like(trust)
-    constructive[:, iu, ju] = constructive_pair
-    constructive[:, ju, iu] = constructive_pair
-    destructive[:, iu, ju] = destructive_pair
-    destructive[:, ju, iu] = destructive_pair
+    resolution_pair = (b["constructive_gain"] * constructive_pair
+                       - fx.destructive_loss[:, None] * destructive_pair)
+    resolution = np.zeros_like(trust)
+    resolution[:, iu, ju] = resolution_pair
+    resolution[:, ju, iu] = resolution_pair
 
     # Trust: the trust-building loop, power, leadership, communication, resolutions.
-    p_masked = np.where(active, p + rank, -np.inf)
-    top = m.margmax(p_masked)
-    top_mask = (np.arange(n)[None, :] == top[:, None])[:, None, :].astype(np.float64)
-    lead_mask = is_lead[:, None, :].astype(np.float64)
     delta = m.trust_change(
-        ctx, success=succ_f, failure=fail_f, ambition_level=aim, comm=comm, dom=dom,
-        constructive=constructive, destructive=destructive, lead_mask=lead_mask,
-        top_mask=top_mask, mandated=ctx.mandated, a=a, b=b,
+        fx.trust_change, success=succ_f, failure=fail_f, ambition_level=aim, comm=comm,
+        resolution=resolution, sharing=fx.sharing_rate, top_mask=fx.top_mask, a=a, b=b,
     )
-    new_trust = np.where(pair_w > 0, m.nudge(trust, delta), trust)
+    new_trust = np.where(fx.pair_mask, m.nudge(trust, delta), trust)
 
     # Faith, intra-organisational conflict, shared vision and culture.
     # Faith is about the collaboration as a whole: destructive conflicts count per partner.
-    destructive_count = m.msum(destructive) / np.maximum(count - 1.0, 1.0)[:, None]
+    destructive_count = (destructive_pair.astype(np.float64) @ fx.incidence) / fx.partners
     new_faith = np.where(active, m.nudge(state.faith, m.faith_change(
-        ctx, trust_given=trust_given, intra=state.intra_conflict, success=succ_f,
+        fx.faith_drift, trust_given=trust_given, intra=state.intra_conflict, success=succ_f,
         failure=fail_f, ambition_level=aim, destructive_count=destructive_count, a=a, b=b,
     )), state.faith)
-    rise, keep = m.intra_conflict_change(
-        {"staff_involvement": ctx.staff_involvement, "workforce_stability":
-         ctx.workforce_stability, "flexibility": ctx.flexibility},
-        1.0 - synergy, a, b,
-    )
-    new_intra = np.where(active, m.nudge(state.intra_conflict, rise) * keep, state.intra_conflict)
-    new_vision = m.nudge(vision, m.vision_change(ctx.leadership, ctx.mandated, mean_trust, a, b))
-    new_culture = m.culture_drift(culture, active, ctx.leadership, a, b)
+    rise = m.intra_conflict_rise(fx.intra_inner, 1.0 - synergy, a, b)
+    new_intra = np.where(active, m.nudge(state.intra_conflict, rise) * fx.intra_keep,
+                         state.intra_conflict)
+    new_vision = m.nudge(vision, m.vision_change(fx.vision_rate, mean_trust))
+    new_culture = m.culture_drift(culture, active, w, count, fx.culture_pull)
 
     # Exits and dissolution (dissolution.*, conflict.improper_cessation).
-    new_given = m.msum(new_trust * pair_w) / row_count
-    by_trust, by_faith = m.exits(new_given, new_faith, active, ctx.mandated, a, b)
+    new_given = m.msum(new_trust * pair_w) / fx.row_count
+    by_trust, by_faith = m.exits(new_given, new_faith, active, fx.trust_floor, fx.faith_floor)
     leaving = by_trust | by_faith
     n_leaving = m.msum(leaving.astype(np.float64))
     still = active & ~leaving
@@ -196,45 +333,45 @@ def step(state: State, params: Params, t: int) -> State:
     )
     run_cause = np.where(m.many(by_trust), CAUSE_TRUST, CAUSE_FAITH).astype(np.int8)
     exit_code = np.where(by_trust, CAUSE_TRUST, np.where(by_faith, CAUSE_FAITH, CAUSE_NONE))
-    dominated = m.many(m.many(dom > b["domination_threshold"])) & alive
-    step_conflicts = m.msum(conflict.astype(np.int64)) if conflict.shape[1] else np.zeros_like(
-        state.conflicts
-    )
+    if conflict.shape[1]:
+        step_conflicts = m.msum(conflict.astype(np.int64))
+        constructive = state.constructive + m.msum(constructive_pair.astype(np.int64))
+        destructive = state.destructive + m.msum(destructive_pair.astype(np.int64))
+    else:
+        step_conflicts = np.zeros_like(state.conflicts)
+        constructive, destructive = state.constructive + 0, state.destructive + 0
 
-    all_alive = bool(alive.all())
-
-    def keep_dead(new, old):
-        if all_alive:
-            return new
-        mask = alive if new.ndim == 1 else alive.reshape((-1,) + (1,) * (new.ndim - 1))
-        return np.where(mask, new, old)
-
-    return State(
-        trust=keep_dead(new_trust, state.trust),
-        faith=keep_dead(new_faith, state.faith),
-        intra_conflict=keep_dead(new_intra, state.intra_conflict),
-        culture=keep_dead(new_culture, state.culture),
-        vision=keep_dead(new_vision, state.vision),
-        synergy=keep_dead(synergy, state.synergy),
-        ambition=keep_dead(aim, state.ambition),
-        achievement=np.where(alive, achievement, 0.0),
-        performance=keep_dead(performance, state.performance),
-        exit_shock=keep_dead(exit_shock, state.exit_shock),
-        success=success,
-        step_conflicts=np.where(alive, step_conflicts, 0),
-        active=np.where(alive[:, None], still, state.active),
-        exit_step=np.where(leaving, t, state.exit_step),
-        exit_cause=np.where(leaving, exit_code, state.exit_cause).astype(np.int8),
-        dissolved=state.dissolved | dissolving,
-        dissolved_at=np.where(dissolving, t, state.dissolved_at),
-        cause=np.where(dissolving, run_cause, state.cause).astype(np.int8),
-        conflicts=state.conflicts + np.where(alive, step_conflicts, 0),
-        constructive=state.constructive + m.msum(constructive_pair.astype(np.int64))
-        if constructive_pair.shape[1] else state.constructive,
-        destructive=state.destructive + m.msum(destructive_pair.astype(np.int64))
-        if destructive_pair.shape[1] else state.destructive,
-        successes=state.successes + success,
-        failures=state.failures + failure,
-        dominations=state.dominations + dominated,
-        exits=state.exits + m.msum(leaving.astype(np.int64)),
-    )
+    new = {
+        "trust": new_trust,
+        "faith": new_faith,
+        "intra_conflict": new_intra,
+        "culture": new_culture,
+        "vision": new_vision,
+        "synergy": synergy,
+        "ambition": aim,
+        "achievement": achievement,
+        "performance": performance,
+        "exit_shock": exit_shock,
+        "success": success,
+        "step_conflicts": step_conflicts,
+        "active": still,
+        "exit_step": np.where(leaving, t, state.exit_step),
+        "exit_cause": np.where(leaving, exit_code, state.exit_cause).astype(np.int8),
+        "dissolved": state.dissolved | dissolving,
+        "dissolved_at": np.where(dissolving, t, state.dissolved_at),
+        "cause": np.where(dissolving, run_cause, state.cause).astype(np.int8),
+        "conflicts": state.conflicts + step_conflicts,
+        "constructive": constructive,
+        "destructive": destructive,
+        "successes": state.successes + success,
+        "failures": state.failures + failure,
+        "dominations": state.dominations + (fx.dominated & alive),
+        "exits": state.exits + m.msum(leaving.astype(np.int64)),
+    }
+    dead = np.flatnonzero(state.dissolved)
+    if dead.size:
+        # A dissolved partnership stays as it was; its month reads as no task, no conflict.
+        _restore(new, state, dead)
+        for name, zero in (("achievement", 0.0), ("success", False), ("step_conflicts", 0)):
+            new[name][dead] = zero
+    return State(**new)
