@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cmo_sim
-from cmo_sim.core import init, run, step
+from cmo_sim.core import StepCache, init, run, step
 from cmo_sim.params import compile_params
 from cmo_sim.scenario import MEMBER_FIELDS, PARTNERSHIP_FIELDS, field_bounds
 
@@ -147,6 +147,48 @@ def test_a_run_is_the_same_alone_and_in_any_batch():
         # The same run inside the compiled (unshuffled, 8-wide) simulate() batch.
         row = batch.summary.iloc[r]
         assert row["performance"] == alone.final.performance[0]
+
+
+def _states_equal(x, y) -> bool:
+    return all(np.array_equal(getattr(x, f.name), getattr(y, f.name))
+               for f in dataclasses.fields(x))
+
+
+def _stepped_with_and_without_cache(params, months: int):
+    cache = StepCache()
+    cached, fresh = init(params), init(params)
+    partial_exits = 0
+    for t in range(months):
+        cached = step(cached, params, t, cache)
+        before = fresh
+        fresh = step(fresh, params, t)
+        assert _states_equal(cached, fresh), f"month {t}"
+        # Members who left a partnership that is still going (the cache must notice them).
+        partial_exits += int((before.active & ~fresh.active & ~fresh.dissolved[:, None]).sum())
+    return fresh, cache, partial_exits
+
+
+def test_step_cache_changes_nothing_when_members_leave_and_contexts_change():
+    """The cached context terms are refreshed on exits, timeline events and new params."""
+    network = cmo_sim.load_scenario(
+        {"name": "net", "members": [{"culture": 0.1 * k, "size": 200 * (k + 1)} for k in range(8)]}
+    )
+    # No timeline: one contexts object throughout, so only exits can make the terms stale.
+    params = compile_params([network, TYPICAL], replicates=60, seed=11)
+    assert params.contexts_at(0) is params.contexts_at(30)
+    state, cache, partial_exits = _stepped_with_and_without_cache(params, 60)
+    assert partial_exits > 0
+    # Params that share this contexts object but not its theory.
+    weaker = dataclasses.replace(params, coef={k: 0.5 * v for k, v in params.coef.items()})
+    assert weaker.contexts_at(60) is params.contexts_at(60)
+    assert _states_equal(step(state, weaker, 60, cache), step(state, weaker, 60))
+    # Timelines (a contexts object per month) and mandated partnerships.
+    params = compile_params(_mixed_scenarios(), replicates=60, seed=11)
+    fresh, cache, _ = _stepped_with_and_without_cache(params, 60)
+    # The same cache handed other params (a subset: other rows, another contexts object).
+    rows = np.flatnonzero(~fresh.dissolved)[::2]
+    sub = params.take(rows)
+    assert _states_equal(step(fresh.take(rows), sub, 60, cache), step(fresh.take(rows), sub, 60))
 
 
 def test_same_seed_same_results_and_replicates_differ():
