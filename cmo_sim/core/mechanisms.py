@@ -120,7 +120,7 @@ def margmax(x: np.ndarray) -> np.ndarray:
 def nudge(x: np.ndarray, delta: np.ndarray) -> np.ndarray:
     """Move ``x`` in [0, 1] by ``delta`` in [-1, 1] proportionally to the room left."""
     delta = np.clip(delta, -1.0, 1.0)
-    return x + np.where(delta > 0.0, delta * (1.0 - x), delta * x)
+    return x + delta * np.where(delta > 0.0, 1.0 - x, x)
 
 
 # -- derived quantities ---------------------------------------------------------------------------
@@ -388,13 +388,11 @@ def trust_change(context_change, *, success, failure, ambition_level, comm, reso
         rate * a["trust.success_loop"] * 2.0 * ambition_level * success
         + rate * b["loss_aversion"] * a["trust.failure_loop"] * failure
     )
-    return (
-        context_change
-        + loop[:, None, None]
-        + b["communication_rate"] * a["communication.builds_trust"] * 2.0 * _c(comm)
-        + resolution
-        + (sharing * ambition_level * success)[:, None, None] * top_mask
-    )
+    delta = context_change + loop[:, None, None]
+    delta += b["communication_rate"] * a["communication.builds_trust"] * 2.0 * _c(comm)
+    delta += resolution
+    delta += (sharing * ambition_level * success)[:, None, None] * top_mask
+    return delta
 
 
 def initial_trust(ctx, dom, noise, a: Coef, b: Coef) -> np.ndarray:

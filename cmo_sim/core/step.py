@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from cmo_sim.core import mechanisms as m
-from cmo_sim.core.state import CAUSE_FAITH, CAUSE_NONE, CAUSE_TRUST, State
+from cmo_sim.core.state import CAUSE_FAITH, CAUSE_TRUST, State
 from cmo_sim.params import Params
 from cmo_sim.rng import Stream, uniform
 
@@ -117,7 +117,9 @@ class Fixed:
     intra_inner: np.ndarray
     intra_keep: np.ndarray
     vision_rate: np.ndarray
+    vision_moves: bool
     culture_pull: np.ndarray
+    culture_moves: bool
     trust_floor: np.ndarray
     faith_floor: np.ndarray
     dominated: np.ndarray
@@ -158,6 +160,8 @@ def fixed_terms(params: Params, ctx, active: np.ndarray) -> Fixed:
          "workforce_stability": ctx.workforce_stability, "flexibility": ctx.flexibility}, a, b,
     )
     trust_floor, faith_floor = m.exit_floors(ctx.mandated, a, b)
+    vision_rate = m.vision_rate(ctx.leadership, ctx.mandated, a, b)
+    pull = m.culture_pull(ctx.leadership, a, b)
     return Fixed(
         active=active,
         w=w,
@@ -185,8 +189,10 @@ def fixed_terms(params: Params, ctx, active: np.ndarray) -> Fixed:
         faith_drift=m.faith_drift(ctx, a, b),
         intra_inner=inner,
         intra_keep=keep,
-        vision_rate=m.vision_rate(ctx.leadership, ctx.mandated, a, b),
-        culture_pull=m.culture_pull(ctx.leadership, a, b),
+        vision_rate=vision_rate,
+        vision_moves=bool(vision_rate.any()),
+        culture_pull=pull,
+        culture_moves=bool(pull.any()),
         trust_floor=trust_floor,
         faith_floor=faith_floor,
         dominated=m.many(m.many(dom > b["domination_threshold"])),
@@ -317,22 +323,41 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
     rise = m.intra_conflict_rise(fx.intra_inner, 1.0 - synergy, a, b)
     new_intra = np.where(active, m.nudge(state.intra_conflict, rise) * fx.intra_keep,
                          state.intra_conflict)
-    new_vision = m.nudge(vision, m.vision_change(fx.vision_rate, mean_trust))
-    new_culture = m.culture_drift(culture, active, w, count, fx.culture_pull)
+    # Where no run's contexts move vision or culture the step leaves them as they are, which is
+    # exactly what the updates would give (a zero rate adds 0).
+    if fx.vision_moves:
+        new_vision = m.nudge(vision, m.vision_change(fx.vision_rate, mean_trust))
+    else:
+        new_vision = vision.copy()
+    if fx.culture_moves:
+        new_culture = m.culture_drift(culture, active, w, count, fx.culture_pull)
+    else:
+        new_culture = culture.copy()
 
     # Exits and dissolution (dissolution.*, conflict.improper_cessation).
     new_given = m.msum(new_trust * pair_w) / fx.row_count
     by_trust, by_faith = m.exits(new_given, new_faith, active, fx.trust_floor, fx.faith_floor)
     leaving = by_trust | by_faith
-    n_leaving = m.msum(leaving.astype(np.float64))
     still = active & ~leaving
-    remaining = m.msum(still.astype(np.float64))
-    dissolving = alive & (remaining < 2)
-    exit_shock = state.exit_shock * b["exit_shock_decay"] + n_leaving * (
-        a["conflict.improper_cessation"] * (1.0 - ctx.exit_handling)
-    )
-    run_cause = np.where(m.many(by_trust), CAUSE_TRUST, CAUSE_FAITH).astype(np.int8)
-    exit_code = np.where(by_trust, CAUSE_TRUST, np.where(by_faith, CAUSE_FAITH, CAUSE_NONE))
+    exit_shock = state.exit_shock * b["exit_shock_decay"]
+    exit_step, exit_cause = state.exit_step.copy(), state.exit_cause.copy()
+    dissolved, dissolved_at = state.dissolved.copy(), state.dissolved_at.copy()
+    cause, exits = state.cause.copy(), state.exits.copy()
+    moved = np.flatnonzero(m.many(leaving))  # runs a member left this month (few)
+    if moved.size:
+        gone, gone_trust = leaving[moved], by_trust[moved]
+        exit_shock[moved] += m.msum(gone.astype(np.float64)) * (
+            a["conflict.improper_cessation"] * (1.0 - ctx.exit_handling[moved])
+        )
+        exit_step[moved] = np.where(gone, t, exit_step[moved])
+        exit_cause[moved] = np.where(gone, np.where(gone_trust, CAUSE_TRUST, CAUSE_FAITH),
+                                     exit_cause[moved])
+        exits[moved] += m.msum(gone.astype(np.int64))
+        # With fewer than two members left the partnership dissolves.
+        ends = moved[m.msum(still[moved].astype(np.float64)) < 2]
+        dissolved[ends] = True
+        dissolved_at[ends] = t
+        cause[ends] = np.where(m.many(by_trust[ends]), CAUSE_TRUST, CAUSE_FAITH)
     if conflict.shape[1]:
         step_conflicts = m.msum(conflict.astype(np.int64))
         constructive = state.constructive + m.msum(constructive_pair.astype(np.int64))
@@ -355,18 +380,18 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
         "success": success,
         "step_conflicts": step_conflicts,
         "active": still,
-        "exit_step": np.where(leaving, t, state.exit_step),
-        "exit_cause": np.where(leaving, exit_code, state.exit_cause).astype(np.int8),
-        "dissolved": state.dissolved | dissolving,
-        "dissolved_at": np.where(dissolving, t, state.dissolved_at),
-        "cause": np.where(dissolving, run_cause, state.cause).astype(np.int8),
+        "exit_step": exit_step,
+        "exit_cause": exit_cause,
+        "dissolved": dissolved,
+        "dissolved_at": dissolved_at,
+        "cause": cause,
         "conflicts": state.conflicts + step_conflicts,
         "constructive": constructive,
         "destructive": destructive,
         "successes": state.successes + success,
         "failures": state.failures + failure,
         "dominations": state.dominations + (fx.dominated & alive),
-        "exits": state.exits + m.msum(leaving.astype(np.int64)),
+        "exits": exits,
     }
     dead = np.flatnonzero(state.dissolved)
     if dead.size:
