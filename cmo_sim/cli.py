@@ -269,6 +269,10 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Exit status of ``cmo-sim conformance`` when a rule fails a check (mistakes exit 1).
+CONFORMANCE_FAILED = 2
+
+
 def _cmd_conformance(args: argparse.Namespace) -> int:
     from cmo_sim.analysis import conformance
 
@@ -302,7 +306,7 @@ def _cmd_conformance(args: argparse.Namespace) -> int:
               f"[{row['ci_low']:.3g}, {row['ci_high']:.3g}], ablated "
               f"{row['effect_ablated']:.3g})")
     print(f"wrote {out}")
-    return 0
+    return CONFORMANCE_FAILED if len(report.failures) else 0
 
 
 def _theory_option(parser: argparse.ArgumentParser) -> None:
@@ -424,7 +428,9 @@ def _parser() -> argparse.ArgumentParser:
         description="For every rule, raise its context from low to high across background "
         "scenarios with common random numbers, estimate the effect on its outcome with a "
         "confidence interval, and check that ablating the rule removes the effect. Writes a "
-        "Markdown report; see docs/conformance.md.")
+        "Markdown report; see docs/conformance.md. Exit status: 0 when every rule passes, "
+        f"{CONFORMANCE_FAILED} when any fails (the report is written either way), 1 on a "
+        "mistake.")
     conf.add_argument("--replicates", type=_positive, default=200,
                       help="paired replicates per background (default 200)")
     conf.add_argument("--backgrounds", type=_positive, default=8,

@@ -287,10 +287,12 @@ def test_conformance_writes_a_report_and_lists_failures(
     theory = load_theory().without("task.evaluation")
     path = tmp_path / "inert.yaml"
     path.write_text(theory.to_yaml(), encoding="utf-8")
+    out.unlink()
     assert main(["conformance", *small, "--rules", "task.evaluation", "--theory", str(path),
-                 "--out", str(out)]) == 0
+                 "--out", str(out)]) == 2  # a rule failed; the report is still written
     printed = capsys.readouterr().out
     assert "direction 0 pass" in printed and "FAIL task.evaluation: direction" in printed
+    assert "`task.evaluation`" in out.read_text(encoding="utf-8")
     # Mistakes: one line, exit 1.
     assert main(["conformance", "--rules", "task.evalution", "--out", str(out)]) == 1
     err = capsys.readouterr().err
