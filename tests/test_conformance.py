@@ -24,11 +24,8 @@ from cmo_sim.analysis._conformance import (
 )
 
 THEORY = cmo_sim.load_theory()
-#: Rules whose ablation check fails with the default theory, and why (docs/conformance.md):
-#: task failure moves early trust through trust.failure_loop; the failure-driven conflicts of
-#: conflict.task_failure lower trust about equally whatever the failure rate, so the rule's share
-#: of the effect is indistinguishable from zero (-0.7% here, -0.5% [-1.6%, +0.7%] at full size).
-KNOWN_ABLATION_FAILURES = {"conflict.task_failure"}
+#: Rules whose ablation check fails with the default theory (none: every rule passes).
+KNOWN_ABLATION_FAILURES: set[str] = set()
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +131,7 @@ def test_to_markdown_reports_counts_failures_and_every_rule(report):
     assert f"ablation: **{int(t['ablation_pass'].sum())} of {len(t)} pass**" in text
     for rule_id in THEORY.ids:
         assert f"`{rule_id}`" in text
-    assert "Rules failing a check: `conflict.task_failure`" in text
+    assert "Rules failing a check" not in text
     table_lines = [line for line in text.splitlines() if line.startswith("| `")]
     assert len(table_lines) == len(THEORY)
     assert all(line.count(" | ") == 10 for line in table_lines)

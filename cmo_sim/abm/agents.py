@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import mesa
 
-from cmo_sim.core.mechanisms import TYPICAL_SIZE_NORM
+from cmo_sim.core.mechanisms import ODDS_TRUST_FLOOR, TYPICAL_SIZE_NORM
 from cmo_sim.core.state import CAUSE_FAITH, CAUSE_NONE, CAUSE_TRUST
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ __all__ = [
     "Organisation",
     "centred",
     "clip",
+    "distrust_odds",
     "lower",
     "nudge",
     "ordered_sum",
@@ -89,6 +90,11 @@ def sigmoid(z: float) -> float:
         return 1.0 / (1.0 + math.exp(-z))
     except OverflowError:
         return 0.0
+
+
+def distrust_odds(trust: float) -> float:
+    """``(1 - trust) / max(trust, 0.02)``: how little the trust in place buffers a conflict."""
+    return (1.0 - trust) / max(trust, ODDS_TRUST_FLOOR)
 
 
 def nudge(x: float, delta: float) -> float:
@@ -272,7 +278,7 @@ class Organisation(mesa.Agent):
             self.trust_building_loop(view),
             self.communication_effect(partner, view),
             self.constructive_resolution_effect(constructive),
-            -self.destructive_resolution_effect(destructive, view),
+            -self.destructive_resolution_effect(destructive, partner, view),
             self.unequal_sharing_effect(partner, view),
         )
 
@@ -314,18 +320,21 @@ class Organisation(mesa.Agent):
         """
         return self.model.base["constructive_gain"] if constructive else 0.0
 
-    def destructive_resolution_effect(self, destructive: bool, view: Outlook) -> float:
+    def destructive_resolution_effect(self, destructive: bool, partner: Organisation,
+                                      view: Outlook) -> float:
         """Trust lost (a positive number) when a conflict was resolved destructively.
 
         Rules: trust.destructive_resolution (through the resolution probability),
-        conflict.accountability (governance buffers the loss).
+        conflict.accountability (governance buffers the loss). The trust in place buffers it
+        too: the loss is scaled by :func:`distrust_odds` of the trust in ``partner``, so after
+        :func:`nudge` a destructive resolution alone removes ``loss * (1 - trust)``.
         """
         if not destructive:
             return 0.0
         a, b = self.model.coef, self.model.base
         buffer = clip(1.0 - a["conflict.accountability"] * centred(view.ctx["accountability"]),
                       0.25, 1.75)
-        return b["destructive_loss"] * buffer
+        return b["destructive_loss"] * buffer * distrust_odds(self.trust[partner.index])
 
     def collaborative_leadership_effect(self, view: Outlook) -> float:
         """Collaborative leadership (upper half of the leadership context) fosters trust.

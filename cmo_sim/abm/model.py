@@ -26,6 +26,7 @@ from cmo_sim.abm.agents import (
     Organisation,
     centred,
     clip,
+    distrust_odds,
     lower,
     nudge,
     ordered_sum,
@@ -528,7 +529,6 @@ class PartnershipModel(mesa.Model):
         month_terms = (
             - a["conflict.shared_vision"] * upper(view.vision)
             - a["conflict.lack_of_shared_vision"] * lower(view.vision)
-            - a["conflict.task_failure"] * failed
             + self.exit_shock
         )
         constructive_chance = clip(
@@ -553,9 +553,12 @@ class PartnershipModel(mesa.Model):
                     - a["conflict.workforce_churn"] * centred(stability)
                     - a["conflict.flexibility"] * centred(flexibility)
                 )
+                # A failed month provokes conflict, the less so the more the pair trusts.
+                pair_trust = 0.5 * (first.trust[j] + second.trust[i])
                 logit = (
                     pair_terms
                     + month_terms
+                    - a["conflict.task_failure"] * failed * distrust_odds(pair_trust)
                     - a["conflict.cultural_compatibility"] * distance
                     + a["communication.conflicting_cultures"] * 2.0 * distance * communication
                 )

@@ -25,6 +25,7 @@ __all__ = [
     "culture_drift",
     "culture_pull",
     "destructive_loss",
+    "distrust_odds",
     "dominance",
     "exit_floors",
     "exits",
@@ -131,6 +132,20 @@ def size_norm(size: np.ndarray) -> np.ndarray:
 
 #: Normalised size of a typical member (1,000 staff): size terms are centred here.
 TYPICAL_SIZE_NORM = 0.6
+
+#: Trust below which :func:`distrust_odds` stops growing (the bound of initial trust).
+ODDS_TRUST_FLOOR = 0.02
+
+
+def distrust_odds(trust: np.ndarray | float) -> np.ndarray:
+    """``(1 - trust) / max(trust, 0.02)``: 1 at trust 0.5, 1/3 at 0.75, 3 at 0.25.
+
+    The trust in place buffers conflict (the review: initial trust "can act as a buffer against
+    future conflicts and task failures"). A failed month raises a pair's conflict hazard, and
+    a destructive resolution changes trust, in proportion to these odds (4.8, 4.10).
+    """
+    trust = np.asarray(trust, dtype=np.float64)
+    return (1.0 - trust) / np.maximum(trust, ODDS_TRUST_FLOOR)
 
 
 def power(s: np.ndarray, resources: np.ndarray) -> np.ndarray:
@@ -295,25 +310,26 @@ def conflict_context_logit(ctx, pair, a: Coef, b: Coef) -> np.ndarray:
     )
 
 
-def conflict_hazard(context_logit, vision, failed, shock, distance, communication, a: Coef,
-                    b: Coef) -> np.ndarray:
+def conflict_hazard(context_logit, vision, failed, shock, pair_trust, distance, communication,
+                    a: Coef, b: Coef) -> np.ndarray:
     """Monthly conflict probability of each unordered pair ``[runs, pairs]``.
 
-    Rules: conflict.shared_vision, conflict.lack_of_shared_vision, conflict.task_failure,
+    Rules: conflict.shared_vision, conflict.lack_of_shared_vision, conflict.task_failure (a
+    failed month, buffered by the pair's trust through :func:`distrust_odds`),
     conflict.improper_cessation (through ``shock``), conflict.cultural_compatibility,
     communication.conflicting_cultures; the contexts' part comes from
-    :func:`conflict_context_logit`. ``distance`` and ``communication`` are per pair (cultural
-    distance, mean communication of the two directions).
+    :func:`conflict_context_logit`. ``pair_trust``, ``distance`` and ``communication`` are per
+    pair (mean trust of the two directions, cultural distance, mean communication).
     """
     run_terms = (
         - a["conflict.shared_vision"] * _up(vision)
         - a["conflict.lack_of_shared_vision"] * _dn(vision)
-        - a["conflict.task_failure"] * failed
         + shock
     )
     logit = (
         context_logit
         + run_terms[:, None]
+        - a["conflict.task_failure"] * failed[:, None] * distrust_odds(pair_trust)
         - a["conflict.cultural_compatibility"] * distance
         + a["communication.conflicting_cultures"] * 2.0 * distance * communication
     )
@@ -379,8 +395,9 @@ def trust_change(context_change, *, success, failure, ambition_level, comm, reso
     Rules: trust.success_loop, trust.failure_loop, communication.builds_trust,
     power.unequal_resources (on a success, trust in the most powerful member); the contexts'
     part comes from :func:`trust_context_change`. ``resolution`` is the trust change of this
-    month's conflict resolutions (``b.constructive_gain`` or ``-destructive_loss`` on the pairs
-    in conflict: trust.constructive_resolution / trust.destructive_resolution act on which);
+    month's conflict resolutions (``b.constructive_gain``, or ``-destructive_loss`` times the
+    :func:`distrust_odds` of the trust in place, on the pairs in conflict:
+    trust.constructive_resolution / trust.destructive_resolution act on which);
     ``top_mask`` the ``[runs, 1, members]`` one-hot mask of the most powerful member.
     """
     rate = b["trust_rate"]

@@ -294,17 +294,19 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
     iu, ju = fx.iu, fx.ju
     distance = np.abs(culture[:, iu] - culture[:, ju])
     pair_comm = 0.5 * (comm[:, iu, ju] + comm[:, ju, iu])
-    hazard = m.conflict_hazard(fx.conflict_logit, vision, fail_f, state.exit_shock, distance,
-                               pair_comm, a, b)
+    trust_ij, trust_ji = trust[:, iu, ju], trust[:, ju, iu]
+    hazard = m.conflict_hazard(fx.conflict_logit, vision, fail_f, state.exit_shock,
+                               0.5 * (trust_ij + trust_ji), distance, pair_comm, a, b)
     conflict = (uniform(params.keys, t, Stream.CONFLICT, iu, ju) < hazard) & fx.pair_active
     q = fx.resolution_probability
     constructive_pair = conflict & (uniform(params.keys, t, Stream.RESOLUTION, iu, ju) < q[:, None])
     destructive_pair = conflict & ~constructive_pair
-    resolution_pair = (b["constructive_gain"] * constructive_pair
-                       - fx.destructive_loss[:, None] * destructive_pair)
+    # A destructive resolution's trust change is buffered by the trust in place.
+    gained = b["constructive_gain"] * constructive_pair
+    lost = fx.destructive_loss[:, None] * destructive_pair
     resolution = np.zeros_like(trust)
-    resolution[:, iu, ju] = resolution_pair
-    resolution[:, ju, iu] = resolution_pair
+    resolution[:, iu, ju] = gained - lost * m.distrust_odds(trust_ij)
+    resolution[:, ju, iu] = gained - lost * m.distrust_odds(trust_ji)
 
     # Trust: the trust-building loop, power, leadership, communication, resolutions.
     delta = m.trust_change(
