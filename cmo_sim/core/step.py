@@ -99,7 +99,6 @@ class Fixed:
     n_pairs: np.ndarray
     any_pair: np.ndarray
     partners: np.ndarray
-    dom: np.ndarray
     complexity: np.ndarray
     communication_base: np.ndarray
     task_logit: np.ndarray
@@ -172,7 +171,6 @@ def fixed_terms(params: Params, ctx, active: np.ndarray) -> Fixed:
         n_pairs=np.maximum(m.msum(row_count * w), 1.0),
         any_pair=m.msum(m.msum(pair_w)) > 0,
         partners=np.maximum(count - 1.0, 1.0)[:, None],
-        dom=dom,
         complexity=k,
         communication_base=m.communication_base(ctx, s, a),
         task_logit=m.task_context_logit(ctx, means, k, a, b),
