@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from _budget import DEFAULT_EXAMPLES, SLOW_FACTOR
 from hypothesis import settings
 
-settings.register_profile("default", deadline=None, derandomize=True, database=None)
-settings.register_profile("slow", deadline=None, derandomize=False, max_examples=2000)
+# Default: the same examples on every machine and run, no example database. --slow: ten times
+# the examples of every property test (tests take their counts from _budget.examples), drawn
+# afresh each run.
+settings.register_profile("default", deadline=None, derandomize=True, database=None,
+                          max_examples=DEFAULT_EXAMPLES)
+settings.register_profile("slow", deadline=None, derandomize=False, database=None,
+                          max_examples=DEFAULT_EXAMPLES * SLOW_FACTOR)
 settings.load_profile("default")
 
 

@@ -17,8 +17,19 @@ def test_public_api_is_exactly_all():
     modules = {"core", "params", "results", "rng", "scenario", "theory", "plot", "cli", "abm",
                "testing", "analysis", "sweep"}
     assert public - modules == set(cmo_sim.__all__)
-    for name in cmo_sim.__all__:
-        assert getattr(cmo_sim, name) is not None
+    # Each public name is the object of the module that implements it (not a stand-in).
+    from cmo_sim import _errors, _explain, _simulate, params, results, scenario, sweep, theory
+
+    homes = {"ScenarioError": _errors, "TheoryError": _errors, "explain": _explain,
+             "simulate": _simulate, "Params": params, "compile_params": params,
+             "Results": results, "open_results": results, "Member": scenario,
+             "Scenario": scenario, "TimelineEvent": scenario, "load_scenario": scenario,
+             "Sweep": sweep, "SweepResults": sweep, "open_sweep": sweep, "run_sweep": sweep,
+             "Rule": theory, "Theory": theory, "load_theory": theory}
+    assert set(homes) == set(cmo_sim.__all__)
+    for name, home in homes.items():
+        assert getattr(cmo_sim, name) is getattr(home, name), name
+        assert callable(getattr(cmo_sim, name)), name
 
 
 def test_summary_columns_and_one_row_per_run():

@@ -212,3 +212,100 @@ def test_seeds_beyond_64_bits_are_rejected_not_wrapped() -> None:
     assert normalise_seed(2**64 - 1) == 2**64 - 1
     with pytest.raises(ValueError, match="seed"):
         normalise_seed(2**64)
+
+
+# -- the engine's whole index space ---------------------------------------------------------------
+# A run draws at counters (step, stream, i, j): step < the run's months, i and j < MAX_MEMBERS.
+# Two different counters must never give the same draw word, or two mechanisms (or two months)
+# would share their randomness. 1,200 months (a century) covers every run the engine is used for.
+INDEX_STEPS = 1200
+
+
+def test_no_two_counters_of_a_run_collide_over_the_whole_index_space() -> None:
+    from cmo_sim.rng import _counter
+    from cmo_sim.scenario import MAX_MEMBERS
+
+    ii, jj = np.meshgrid(np.arange(MAX_MEMBERS), np.arange(MAX_MEMBERS), indexing="ij")
+    i, j = ii.ravel(), jj.ravel()
+    words = np.concatenate([
+        _counter(t, int(stream), i, j) for t in range(INDEX_STEPS) for stream in Stream
+    ])
+    assert words.size == INDEX_STEPS * len(Stream) * MAX_MEMBERS**2  # 1,536,000 counters
+    assert np.unique(words).size == words.size
+    # And one run's draws (the top 53 bits of each mixed word) are distinct: 219,520 draws
+    # from 2**53 values collide by chance with probability about n**2 / 2**54 ~ 3e-6.
+    key = keys_for(1, seed=5)
+    draws = np.concatenate([
+        uniform(key, t, stream, i, j)[0] for t in range(0, INDEX_STEPS, 7) for stream in Stream
+    ])
+    assert np.unique(draws).size == draws.size
+
+
+def _recorded_draws(monkeypatch: pytest.MonkeyPatch, module: Any, engine: str) -> list:
+    """Every (step, stream, i, j) coordinate one run of an 8-member network draws."""
+    import cmo_sim
+    from cmo_sim import rng as rng_module
+    from cmo_sim.params import compile_params
+
+    seen: list[tuple[int, int, int, int]] = []
+
+    def recording(keys, step, stream, i=0, j=0):
+        ia, ja = np.broadcast_arrays(np.asarray(i), np.asarray(j))
+        pairs = zip(ia.ravel(), ja.ravel(), strict=True)
+        seen.extend((int(step), int(stream), int(a), int(b)) for a, b in pairs)
+        return rng_module.uniform(keys, step, stream, i, j)
+
+    monkeypatch.setattr(module, "uniform", recording)
+    scenario = cmo_sim.load_scenario({
+        "name": "network", "history": 0.3, "members": [{}] * 8,
+        "timeline": [{"step": 5, "changes": {"leadership": 0.1}}],
+    })
+    params = compile_params([scenario], replicates=[3], seed=9)
+    if engine == "batch":
+        from cmo_sim.core import run
+        run(params, 40)
+    else:
+        from cmo_sim.abm import run_abm
+        run_abm(params, 40)
+    return seen
+
+
+@pytest.mark.parametrize("engine", ["batch", "abm"])
+def test_each_engine_draws_every_counter_at_most_once_inside_the_index_space(
+    monkeypatch: pytest.MonkeyPatch, engine: str
+) -> None:
+    import importlib
+
+    from cmo_sim.scenario import MAX_MEMBERS
+
+    module = importlib.import_module("cmo_sim.core.step" if engine == "batch"
+                                     else "cmo_sim.abm.model")
+    seen = _recorded_draws(monkeypatch, module, engine)
+    assert len(seen) > 40  # the run drew every month (task draws at least)
+    assert len(set(seen)) == len(seen), "a counter was drawn twice (two uses share randomness)"
+    steps, streams, i, j = (np.array(column) for column in zip(*seen, strict=True))
+    assert steps.min() >= 0 and steps.max() < INDEX_STEPS
+    assert set(streams.tolist()) <= {int(s) for s in Stream}
+    assert i.max() < MAX_MEMBERS and j.max() < MAX_MEMBERS and min(i.min(), j.min()) >= 0
+
+
+# Streams at lagged steps: a draw of one mechanism at month t must not repeat or track a draw of
+# another (or the same) mechanism at month t - lag; e.g. a counter of step + stream would make the
+# conflict draw at t equal the resolution draw at t - 1.
+LAGGED = [
+    (first, second, lag)
+    for first in Stream for second in Stream for lag in range(4)
+    if not (first == second and lag == 0)
+]
+
+
+@pytest.mark.parametrize(("first", "second", "lag"), LAGGED,
+                         ids=[f"{a.name}-{b.name}-lag{k}" for a, b, k in LAGGED])
+def test_streams_are_independent_at_lagged_steps(first: Stream, second: Stream, lag: int) -> None:
+    t = 10
+    for i, j in ((0, 1), (2, 0)):
+        x = uniform(KEYS, t, first, i, j)
+        y = uniform(KEYS, t - lag, second, i, j)
+        assert not np.any(x == y)  # 100k equal draws by chance: probability ~ 1e5 x 2**-53
+        assert abs(corr(x, y)) < CORR_TOL
+        assert abs(corr(x < 0.5, y < 0.5)) < CORR_TOL

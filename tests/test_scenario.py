@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from _budget import examples
+from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
 from cmo_sim import Scenario, ScenarioError, load_scenario
@@ -39,11 +40,8 @@ REQUIRED = {
 }
 
 # Reproducible, database-less property runs: the same examples on every machine and run.
-PROPERTY = settings(
-    max_examples=300,
-    deadline=None,
-    derandomize=True,
-    database=None,
+PROPERTY = examples(
+    300,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
@@ -711,7 +709,7 @@ def test_malformed_yaml_files_raise_only_scenario_errors(tmp_path_factory, data)
     assert_loads_or_scenario_error(path)
 
 
-@settings(PROPERTY, max_examples=150)
+@examples(150, suppress_health_check=PROPERTY.suppress_health_check)
 @given(st.text(max_size=200))
 def test_arbitrary_text_files_raise_only_scenario_errors(tmp_path_factory, text):
     path = tmp_path_factory.mktemp("text") / "scenario.yaml"

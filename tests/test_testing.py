@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _budget import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -35,7 +36,7 @@ def test_public_names():
 
 
 # -- strategies -----------------------------------------------------------------------------------
-@settings(max_examples=60)
+@examples(60)
 @given(scenario=scenarios(members=6, entry_points=True, timelines=True))
 def test_scenarios_are_valid_and_in_range(scenario):
     assert isinstance(scenario, cmo_sim.Scenario)
@@ -54,7 +55,7 @@ def test_scenarios_are_valid_and_in_range(scenario):
 def test_scenarios_cover_the_space():
     seen = {"members": set(), "entry": set(), "timeline": set(), "big": False, "small": False}
 
-    @settings(max_examples=150)
+    @examples(150)
     @given(scenario=scenarios(members=5, entry_points=True, timelines=True))
     def collect(scenario):
         seen["members"].add(scenario.n_members)
@@ -71,7 +72,7 @@ def test_scenarios_cover_the_space():
     assert seen["big"] and seen["small"]  # log-uniform sizes reach both ends
 
 
-@settings(max_examples=40)
+@examples(40)
 @given(data=st.data())
 def test_fixed_values_and_strategies_are_respected(data):
     scenario = data.draw(scenarios(
@@ -86,7 +87,7 @@ def test_fixed_values_and_strategies_are_respected(data):
                        for k in event.changes)
 
 
-@settings(max_examples=30)
+@examples(30)
 @given(scenario=scenarios(entry_points=["policy_directive"]))
 def test_an_entry_points_preset_sets_its_contexts(scenario):
     assert scenario.entry_point == "policy_directive"
@@ -125,7 +126,7 @@ def test_a_bad_value_from_a_users_strategy_is_reported_when_drawn():
     draw()
 
 
-@settings(max_examples=40)
+@examples(40)
 @given(change=contexts(names=["pace", "history", "mandated"], max_size=2),
        scenario=scenarios(members=3))
 def test_contexts_are_valid_changes(change, scenario):
@@ -144,7 +145,7 @@ def test_contexts_bad_arguments():
         contexts(names=["pace"], max_size=5)
 
 
-@settings(max_examples=40)
+@examples(40)
 @given(theory=theories(ablate=st.integers(1, 3), rescale=2, scale=(0.5, 2.0)))
 def test_theories_ablate_and_rescale(theory):
     weights = {r.id: r.weight for r in theory.rules}
