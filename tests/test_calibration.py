@@ -169,14 +169,16 @@ def test_under_and_over_ambition_both_hurt_performance():
 
 # -- the timing of dissolution ---------------------------------------------------------------------
 # The share dissolved hardly depends on the exit thresholds (a partnership that falls towards a
-# threshold keeps falling), but *when* it dissolves does. These are the calibrated timings stated
-# in docs/model.md section 6.3 (20,000 runs, seed 1, 120 months), for three dyads in which each
-# exit threshold matters: critical_trust in the typical dyad, the mandated exit barrier in the
-# mandated one, critical_faith in a hollow partnership (low authenticity and involvement) whose
-# members leave for faith. The tolerances are three standard errors of each statistic at 20,000
-# runs, the size of the change a different set of random draws could make; a 15% change of any
-# exit threshold moves at least one statistic further (checked below).
-TIMING_RUNS = 20_000
+# threshold keeps falling), but *when* it dissolves does. DOCUMENTED_TIMING holds the timings
+# stated in docs/model.md section 6.3 (`python tools/dissolution_timing.py`: 50,000 runs, seed
+# 1), for three dyads in which each exit threshold matters: critical_trust in the typical dyad,
+# the mandated exit barrier in the mandated one, critical_faith in a hollow partnership (low
+# authenticity and involvement) whose members leave for faith. The test reproduces them on
+# other random numbers (seed 2): two independent estimates differ by sampling error alone with
+# standard error sqrt(2) x SE, and the tolerance is three of those. A 15% change of any exit
+# threshold moves at least one statistic further (checked below).
+TIMING_RUNS = 50_000
+TIMING_SEED = 2
 TIMING_SCENARIOS = {
     "typical": {},
     "mandated": {"mandated": True},
@@ -185,11 +187,11 @@ TIMING_SCENARIOS = {
                "members": [{"staff_involvement": 0.1}, {"staff_involvement": 0.1}]},
 }
 #: Documented timing: (mean month of dissolution among dissolved runs, its standard error at
-#: 20,000 runs, annual dissolution hazard in years 1-5).
+#: 50,000 runs, annual dissolution hazard in years 1-5).
 DOCUMENTED_TIMING = {
-    "typical": (21.83, 0.16, (0.0924, 0.1633, 0.1183, 0.0517, 0.0207)),
-    "mandated": (14.77, 0.08, (0.3912, 0.5418, 0.3786, 0.1572, 0.0527)),
-    "hollow": (30.22, 0.21, (0.2178, 0.3700, 0.2476, 0.1742, 0.1475)),
+    "typical": (21.82, 0.10, (0.0921, 0.1648, 0.1177, 0.0507, 0.0201)),
+    "mandated": (14.72, 0.05, (0.3929, 0.5410, 0.3782, 0.1587, 0.0514)),
+    "hollow": (30.39, 0.13, (0.2150, 0.3709, 0.2504, 0.1750, 0.1494)),
 }
 #: Which exit threshold each dyad guards.
 THRESHOLDS = {"critical_trust": "typical", "mandated_exit_barrier": "mandated",
@@ -205,7 +207,8 @@ def _timing_scenario(name):
 
 
 def _timing(name, theory=None):
-    s = cmo_sim.simulate(_timing_scenario(name), runs=TIMING_RUNS, seed=1, theory=theory).summary
+    s = cmo_sim.simulate(_timing_scenario(name), runs=TIMING_RUNS, seed=TIMING_SEED,
+                         theory=theory).summary
     dissolved, month = s["dissolved"].to_numpy(), s["dissolved_at"].to_numpy()
     year = np.where(dissolved, month // 12, 99)
     at_risk, hazards = TIMING_RUNS, []
@@ -217,16 +220,16 @@ def _timing(name, theory=None):
 
 
 def _timing_departures(name, theory=None):
-    """The statistics of ``name`` that lie outside 3 standard errors of the documented ones."""
+    """The statistics of ``name`` further from the documented ones than sampling explains."""
     mean_month, hazards = _timing(name, theory)
     documented_mean, se, documented_hazards = DOCUMENTED_TIMING[name]
     off = []
-    if abs(mean_month - documented_mean) > 3 * se:
+    if abs(mean_month - documented_mean) > 3 * np.sqrt(2) * se:
         off.append(f"mean month {mean_month:.2f} (documented {documented_mean})")
     for y, ((hazard, at_risk), expected) in enumerate(zip(hazards, documented_hazards,
                                                           strict=True)):
         # Binomial standard error of an annual hazard among the runs at risk that year.
-        tolerance = 3 * np.sqrt(expected * (1 - expected) / at_risk)
+        tolerance = 3 * np.sqrt(2 * expected * (1 - expected) / at_risk)
         if abs(hazard - expected) > tolerance:
             off.append(f"year {y + 1} hazard {hazard:.4f} (documented {expected}, "
                        f"tolerance {tolerance:.4f})")

@@ -190,3 +190,10 @@ def test_analysis_exports_exactly_its_public_names():
               if not name.startswith("_") and not isinstance(value, types.ModuleType)}
     assert public == set(analysis.__all__)
     assert {"conformance", "ConformanceReport"} <= public
+
+
+@pytest.mark.slow
+def test_every_rule_passes_both_checks_at_the_documented_full_size():
+    # docs/conformance.md's full run: 16 backgrounds x 1,000 replicates, 120 months.
+    full = conformance(replicates=1000, backgrounds=16, steps=120, seed=0)
+    assert full.passed, full.failures[["rule", "effect", "ci_low", "ci_high"]].to_string()

@@ -131,7 +131,10 @@ def test_a_run_is_the_same_alone_and_in_any_batch():
     params = compile_params(scenarios_, replicates=40, seed=7, n_members=12)
     order = np.random.default_rng(1).permutation(params.n_runs)
     shuffled = run(params.take(order), 80, record=5)
-    for k in (0, 45, 95):  # one run of each scenario, alone (no padding)
+    # The first shuffled position of each scenario's runs: one run of each, compared alone.
+    positions = [int(np.flatnonzero(params.scenario[order] == s)[0]) for s in range(3)]
+    assert {int(params.scenario[order[k]]) for k in positions} == {0, 1, 2}
+    for k in positions:
         r = int(order[k])
         scenario = scenarios_[int(params.scenario[r])]
         alone = run(compile_params([scenario], replicates=[int(params.replicate[r])], seed=7), 80,
