@@ -46,7 +46,8 @@ def test_run_default_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     table = pd.read_csv(out / "summary_by_scenario.csv", index_col="scenario")
     assert list(table.index) == [DEFAULT_SCENARIO["name"]]
     assert table.loc[DEFAULT_SCENARIO["name"], "runs"] == 20
-    assert 0.0 <= table.loc[DEFAULT_SCENARIO["name"], "dissolved"] <= 1.0
+    assert table.loc[DEFAULT_SCENARIO["name"], "dissolved"] == pytest.approx(
+        summary["dissolved"].mean())
     png = (out / "trajectories.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     assert len(png) > 1000
@@ -210,13 +211,23 @@ def _png_ok(path: Path) -> bool:
     return path.is_file() and float(mpimg.imread(path).std()) > 0
 
 
+def _pixels(path: Path) -> bytes:
+    import matplotlib.image as mpimg
+
+    return mpimg.imread(path).tobytes()
+
+
 def test_plot_every_results_kind(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "o"
     assert main(["run", "--runs", "30", "--steps", "24", "--out", str(out), "--quiet"]) == 0
+    pictures = {}
     for kind in ("trajectories", "compare", "survival", "partnership"):
         target = tmp_path / f"{kind}.png"
         assert main(["plot", str(out / "results"), "--kind", kind, "--out", str(target)]) == 0
         assert _png_ok(target), kind
+        pictures[kind] = _pixels(target)
+    # Each kind draws its own figure (an ignored --kind would give four equal pictures).
+    assert len(set(pictures.values())) == 4
     capsys.readouterr()
     # Sweep-only kinds on plain results: one clear line, exit 1, no file.
     assert main(["plot", str(out / "results"), "--kind", "regime_map",
@@ -241,9 +252,11 @@ def test_plot_regime_map_from_a_sweep_store(tmp_path: Path) -> None:
 
 
 def test_theory_graph_and_unknown_rule(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    target = tmp_path / "theory.png"
+    target, full = tmp_path / "theory.png", tmp_path / "full.png"
     assert main(["theory", "graph", "--out", str(target), "--without", "trust.success_loop"]) == 0
-    assert _png_ok(target)
+    assert main(["theory", "graph", "--out", str(full)]) == 0
+    assert _png_ok(target) and _png_ok(full)
+    assert _pixels(target) != _pixels(full)  # the ablated rule's edge is drawn differently
     assert main(["theory", "graph", "--out", str(tmp_path / "x.png"), "--without",
                  "trust.sucess_loop"]) == 1
     err = capsys.readouterr().err

@@ -11,7 +11,6 @@ import importlib.util
 import re
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,8 +89,16 @@ def test_basins(load, tmp_path):
 
 def test_inertia_first(load, tmp_path):
     t = _run(load, "inertia_first", tmp_path, "--runs", "200", "--steps", "60")["table"]
-    shares = t["share"].groupby(level="scenario").sum()
-    assert np.allclose(shares, 1.0)
+    # Lower initial trust (the cautious dyad's history -0.3) leaves more partnerships stuck in
+    # inertia (0.525 against 0.225 of 200 runs: about 6 standard errors apart), and within each
+    # scenario the runs stuck in inertia started with less trust than those reaching early
+    # synergy (the basin threshold in initial trust).
+    stuck, early = "stuck in inertia", "early synergy"
+    cautious, typical = "cautious (history -0.3)", "typical"
+    assert t.loc[(cautious, stuck), "share"] > t.loc[(typical, stuck), "share"] + 0.15
+    for scenario in (typical, cautious):
+        assert t.loc[(scenario, stuck), "initial trust"] < t.loc[(scenario, early),
+                                                                  "initial trust"]
     # About 13% of cautious dyads (26 of 200) pass through inertia first; 5% would be 10.
     assert t.loc[("cautious (history -0.3)", "inertia first"), "share"] > 0.05
     assert t.loc[("cautious (history -0.3)", "inertia first"),

@@ -122,7 +122,8 @@ def test_compare_draws_a_box_and_a_strip_per_scenario(results, tmp_path):
     assert "performance" in ax.get_title()
     top = ax.collections[0].get_offsets()[:, 0]  # first scenario, drawn on top
     first = results.summary.query("scenario == 'voluntary_alliance'")["performance"]
-    assert set(np.round(top, 9)) <= set(np.round(first, 9))
+    # Every run of the first scenario is drawn (50 runs, fewer than the strip's point budget).
+    np.testing.assert_allclose(np.sort(top), np.sort(first.to_numpy()))
 
 
 def test_compare_dissolved_at_annotates_the_dissolved_share(results, tmp_path):
@@ -359,7 +360,13 @@ def test_partnership_marks_members_exits_dissolution_and_conflicts(results, tmp_
         ticks = [ln for ln in ax.lines if ln.get_label() == "month with conflict(s)"]
         np.testing.assert_array_equal(ticks[0].get_xdata(), conflict_months)
         crosses = [ln for ln in ax.lines if ln.get_marker() == "X"]
-        assert 1 <= len(crosses) <= 6
+        # One cross per member that left before the partnership ended, at its first month out.
+        active = traj["active"].values[:, :6].astype(bool)
+        left = [int(np.flatnonzero(~active[:, k])[0]) for k in range(6) if not active[:, k].all()]
+        left = [month for month in left if traj.step.values[month] < end]
+        assert len(left) >= 1
+        assert sorted(float(ln.get_xdata()[0]) for ln in crosses) == sorted(
+            float(traj.step.values[month]) for month in left)
 
 
 def test_partnership_validates_arguments(results):
