@@ -566,3 +566,30 @@ def test_cli_sweep_help(capsys):
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "--store" in out and "--executor" in out and "dask://host:port" in out
+
+
+def test_store_refusal_messages_show_each_difference_exactly():
+    # The words of a refused resume, built by hand from the documented format: JSON values
+    # (sorted keys), cut to 70 characters with " ...", the theory by its first 12 hex digits.
+    from cmo_sim.sweep.store import _difference, _show
+
+    assert _show({"b": 1, "a": [1, 2]}) == '{"a": [1, 2], "b": 1}'
+    long = list(range(40))
+    text = _show(long)
+    assert len(text) == 70 and text.endswith(" ...") and text.startswith("[0, 1, 2, 3")
+    assert text[:-4] == json.dumps(long)[:66]
+    assert _show("x" * 68) == json.dumps("x" * 68)  # 70 characters: not cut
+    assert _show("x" * 69).endswith(" ...")
+    assert _difference("seed", 0, 1) == "seed differs (store: 0, this run: 1)"
+    assert _difference("factors", ["a"], ["b"]) == 'factors differ (store: ["a"], this run: ["b"])'
+    assert _difference("replicates", 4, 5) == "replicates differ (store: 4, this run: 5)"
+    assert _difference("samples", 2, 3) == "samples differ (store: 2, this run: 3)"
+    assert _difference("base scenario", {"a": 1, "b": 2, "c": 3}, {"a": 1, "b": 9, "d": 3}) == (
+        "base scenario differs in b, c, d")
+    assert _difference("theory", "0123456789abcdef", "fedcba9876543210") == (
+        "theory differs (store: 0123456789ab, this run: fedcba987654)")
+    assert _difference("design values", [0.1], [0.2]) == (
+        "design values differ (the design was generated differently)")
+    # A base scenario that is not a mapping on both sides is shown like any other value.
+    assert _difference("base scenario", None, {"a": 1}) == (
+        'base scenario differs (store: null, this run: {"a": 1})')

@@ -39,7 +39,6 @@ __all__ = [
     "intra_conflict_rise",
     "many",
     "margmax",
-    "mmax",
     "mmin",
     "msum",
     "nudge",
@@ -80,14 +79,6 @@ def msum(x: np.ndarray) -> np.ndarray:
     acc = x[..., 0].copy()
     for k in range(1, x.shape[-1]):
         acc += x[..., k]
-    return acc
-
-
-def mmax(x: np.ndarray) -> np.ndarray:
-    """Maximum over the last (member) axis by a loop: faster than numpy on short axes."""
-    acc = x[..., 0].copy()
-    for k in range(1, x.shape[-1]):
-        np.maximum(acc, x[..., k], out=acc)
     return acc
 
 
