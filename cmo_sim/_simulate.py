@@ -146,6 +146,8 @@ def simulate(
         "runs_per_scenario": int(runs),
         "record": record if isinstance(record, str) else int(record),
         "theory": theory.name,
+        "theory_hash": theory.content_hash,
+        "theory_changes": theory.changes(),
         "scenarios": [s.to_dict() for s in scenario_list],
     }
     return concat_results(parts, meta)

@@ -138,3 +138,24 @@ def test_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
         res.to_parquet(target)
     assert sorted(p.name for p in target.iterdir()) == before  # the old results survive
     assert [p.name for p in tmp_path.iterdir()] == ["res"]    # no temporary leftovers
+
+
+def test_results_say_which_theory_made_them(tmp_path):
+    default = cmo_sim.load_theory()
+    changed = default.without("trust.success_loop").with_baseline(trust_rate=0.07)
+    plain = cmo_sim.simulate(TYPICAL, runs=3, steps=6)
+    res = cmo_sim.simulate(TYPICAL, runs=3, steps=6, theory=changed)
+    assert plain.meta["theory"] == "realist-review-default"
+    assert plain.meta["theory_changes"] == {"weights": {}, "signs": {}, "baseline": {}}
+    assert res.meta["theory"] == "realist-review-default (modified)"
+    assert res.meta["theory_hash"] != plain.meta["theory_hash"]
+    assert res.meta["theory_changes"] == {
+        "weights": {"trust.success_loop": [1.0, 0.0]}, "signs": {},
+        "baseline": {"trust_rate": [0.06, 0.07]},
+    }
+    # The record survives saving, in both formats.
+    for saved in (res.to_parquet(tmp_path / "p"), res.to_zarr(tmp_path / "z.zarr")):
+        again = cmo_sim.open_results(saved)
+        assert again.meta["theory"] == res.meta["theory"]
+        assert again.meta["theory_hash"] == res.meta["theory_hash"]
+        assert again.meta["theory_changes"] == res.meta["theory_changes"]

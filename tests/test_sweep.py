@@ -593,3 +593,18 @@ def test_store_refusal_messages_show_each_difference_exactly():
     # A base scenario that is not a mapping on both sides is shown like any other value.
     assert _difference("base scenario", None, {"a": 1}) == (
         'base scenario differs (store: null, this run: {"a": 1})')
+
+
+def test_sweep_results_and_store_record_the_theory(tmp_path):
+    theory = cmo_sim.load_theory().without("trust.success_loop")
+    path = tmp_path / "t.parquet"
+    res = run_sweep(small_sweep(replicates=1), store=path, theory=theory, **QUICK)
+    manifest = json.loads((path / MANIFEST).read_text())
+    assert manifest["theory"] == {"name": "realist-review-default (modified)",
+                                  "hash": theory.content_hash,
+                                  "changes": {"weights": {"trust.success_loop": [1.0, 0.0]},
+                                              "signs": {}, "baseline": {}}}
+    for meta in (res.meta, open_sweep(path).meta):
+        assert meta["theory"] == "realist-review-default (modified)"
+        assert meta["theory_hash"] == theory.content_hash
+        assert meta["theory_changes"]["weights"] == {"trust.success_loop": [1.0, 0.0]}

@@ -589,3 +589,34 @@ def test_numpy_number_weights_are_accepted_and_bool_rejected() -> None:
     assert changed.with_baseline(trust_rate=np.float32(0.25)).baseline["trust_rate"] == 0.25
     with pytest.raises(TheoryError, match="synergy.faith"):
         theory.with_weights({"synergy.faith": np.bool_(True)})
+
+
+def test_content_hash_follows_what_the_engine_uses(theory: Theory) -> None:
+    import hashlib
+    import json
+
+    # The documented definition: SHA-256 of the sorted JSON of coefficients and baseline.
+    data = {"coef": {r.id: r.sign * r.weight for r in theory}, "baseline": theory.baseline}
+    expected = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+    assert theory.content_hash == expected
+    renamed = copy.deepcopy(theory.to_dict())
+    renamed["name"] = "another name"
+    for rule in renamed["rules"]:
+        rule["note"] = "changed words"
+    assert load_theory(renamed).content_hash == theory.content_hash  # words do not count
+    assert theory.with_weights({"trust.success_loop": 1.1}).content_hash != theory.content_hash
+
+
+def test_changed_copies_are_named_as_modified_and_list_their_changes(theory: Theory) -> None:
+    assert theory.with_weights({"trust.success_loop": 1.0}).name == theory.name  # no change
+    ablated = theory.without("faith.trust")
+    assert ablated.name == "realist-review-default (modified)"
+    assert ablated.without("faith.authenticity").name == ablated.name  # not appended twice
+    assert ablated.changes() == {"weights": {"faith.trust": [0.5, 0.0]}, "signs": {},
+                                 "baseline": {}}
+    assert "name: realist-review-default (modified)" in ablated.to_yaml()
+    flipped = theory.to_dict()
+    flipped["rules"][0]["sign"] = -flipped["rules"][0]["sign"]
+    assert load_theory(flipped).changes()["signs"] == {theory.ids[0]: [1, -1]}
+    assert theory.with_baseline(loss_aversion=2.0).changes()["baseline"] == {
+        "loss_aversion": [1.75, 2.0]}

@@ -24,7 +24,7 @@ from cmo_sim.sweep.executors import (
     tidy_chunk,
 )
 from cmo_sim.sweep.results import SweepResults
-from cmo_sim.sweep.store import STORE_VERSION, SweepStore, store_format, theory_hash
+from cmo_sim.sweep.store import STORE_VERSION, SweepStore, store_format
 from cmo_sim.theory import Theory, load_theory
 
 __all__ = ["open_sweep", "run_sweep"]
@@ -168,7 +168,7 @@ def run_sweep(
             "n_runs": sweep.n_runs,
             "steps": steps,
             "seed": seed_int,
-            "theory": {"name": theory.name, "hash": theory_hash(theory)},
+            "theory": theory.record(),
             "record": record,
             "chunk_runs": chunk,
             "n_chunks": math.ceil(sweep.n_runs / chunk),
@@ -203,6 +203,7 @@ def run_sweep(
         "seed": seed_int,
         "theory": theory.name,
         "theory_hash": manifest["theory"]["hash"],
+        "theory_changes": theory.changes(),
         "record": record,
         "chunk_runs": chunk,
         "n_chunks": n_chunks,
@@ -254,6 +255,7 @@ def open_sweep(path: str | os.PathLike, *, allow_partial: bool = False) -> Sweep
         "seed": manifest["seed"],
         "theory": manifest["theory"]["name"],
         "theory_hash": manifest["theory"]["hash"],
+        "theory_changes": manifest["theory"].get("changes"),
         "record": manifest["record"],
         "chunk_runs": store.chunk_runs,
         "n_chunks": store.n_chunks,

@@ -16,7 +16,6 @@ killed. A chunk is finished exactly when its file exists; resuming runs only the
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -58,9 +57,8 @@ _COMPARED = (
 
 
 def theory_hash(theory: Theory) -> str:
-    """SHA-256 of what the engine uses from a theory: rule coefficients and baseline."""
-    data = {"coef": theory.coefficients(), "baseline": theory.baseline}
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+    """SHA-256 of what the engine uses from a theory (:attr:`Theory.content_hash`)."""
+    return theory.content_hash
 
 
 def store_format(path: str | os.PathLike) -> str:

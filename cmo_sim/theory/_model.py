@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Iterable, Mapping
 from functools import cache
@@ -150,10 +152,15 @@ def _known(value: str, allowed: frozenset[str], what: str) -> str:
     return value
 
 
+#: Appended to the name of a theory changed by :meth:`Theory.with_weights` and friends.
+MODIFIED = " (modified)"
+
+
 class Theory:
     """A programme theory: an ordered set of rules with weights, plus baseline constants.
 
-    Immutable: :meth:`without` and :meth:`with_weights` return new theories.
+    Immutable: :meth:`without`, :meth:`with_weights` and :meth:`with_baseline` return new
+    theories, named ``<name> (modified)`` when they change what the engine runs.
     """
 
     __slots__ = ("_baseline", "_index", "_rules", "name")
@@ -190,6 +197,45 @@ class Theory:
     def coefficients(self) -> dict[str, float]:
         """``{rule id: sign * weight}``, what the engine multiplies each term by."""
         return {r.id: r.coefficient for r in self._rules}
+
+    @property
+    def content_hash(self) -> str:
+        """SHA-256 (hex) of what the engine uses: every rule's coefficient and the baseline.
+
+        Two theories with the same hash give the same results; names, provenance and notes do
+        not enter it.
+        """
+        data = {"coef": self.coefficients(), "baseline": self._baseline}
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+    def changes(self, base: Theory | None = None) -> dict[str, dict[str, list[float]]]:
+        """What differs from ``base`` (the default theory when omitted) in what the engine uses.
+
+        Returns ``{"weights": {rule id: [base weight, this weight]}, "signs": {rule id: [base
+        sign, this sign]}, "baseline": {constant: [base value, this value]}}``, each empty when
+        nothing differs; rules of only one of the two theories are listed under ``"rules"``.
+        """
+        base = load_theory() if base is None else base
+        weights, signs = {}, {}
+        for rule in self._rules:
+            other = base._index.get(rule.id)
+            if other is None:
+                continue
+            if other.weight != rule.weight:
+                weights[rule.id] = [other.weight, rule.weight]
+            if other.sign != rule.sign:
+                signs[rule.id] = [other.sign, rule.sign]
+        baseline = {key: [base._baseline.get(key), value]
+                    for key, value in self._baseline.items() if base._baseline.get(key) != value}
+        only = sorted(set(self._index) ^ set(base._index))
+        out: dict[str, Any] = {"weights": weights, "signs": signs, "baseline": baseline}
+        if only:
+            out["rules"] = only
+        return out
+
+    def record(self) -> dict[str, Any]:
+        """How results and stores name the theory: name, content hash, changes from the default."""
+        return {"name": self.name, "hash": self.content_hash, "changes": self.changes()}
 
     def __len__(self) -> int:
         return len(self._rules)
@@ -231,7 +277,7 @@ class Theory:
             r.model_copy(update={"weight": float(weights[r.id])}) if r.id in weights else r
             for r in self._rules
         ]
-        return Theory(rules, self._baseline, self.name)
+        return self._derived(rules, self._baseline)
 
     def with_baseline(self, **values: float) -> Theory:
         """A copy with baseline constants replaced (names must exist; values finite)."""
@@ -245,7 +291,14 @@ class Theory:
             if not math.isfinite(value):
                 raise TheoryError(f"baseline.{key}: {value!r} is not finite")
             baseline[key] = float(value)
-        return Theory(self._rules, baseline, self.name)
+        return self._derived(self._rules, baseline)
+
+    def _derived(self, rules: Iterable[Rule], baseline: Mapping[str, float]) -> Theory:
+        """A changed copy, named ``<name> (modified)`` when the engine would run it differently."""
+        theory = Theory(rules, baseline, self.name)
+        if theory.content_hash != self.content_hash and not self.name.endswith(MODIFIED):
+            theory.name = f"{self.name}{MODIFIED}"
+        return theory
 
     # -- export -------------------------------------------------------------------------------
     def to_frame(self) -> pd.DataFrame:
