@@ -1,5 +1,6 @@
 """cmo-sim: simulate inter-organisational partnerships from a realist programme theory."""
 
+from cmo_sim._compare import Comparison, compare
 from cmo_sim._errors import ScenarioError, TheoryError
 from cmo_sim._explain import explain
 from cmo_sim._simulate import simulate
@@ -10,6 +11,7 @@ from cmo_sim.sweep import Sweep, SweepResults, open_sweep, run_sweep
 from cmo_sim.theory import Rule, Theory, load_theory
 
 __all__ = [
+    "Comparison",
     "Member",
     "Params",
     "Results",
@@ -21,6 +23,7 @@ __all__ = [
     "Theory",
     "TheoryError",
     "TimelineEvent",
+    "compare",
     "compile_params",
     "explain",
     "load_scenario",

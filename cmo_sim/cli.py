@@ -83,7 +83,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_theory_show(args: argparse.Namespace) -> int:
     from cmo_sim import load_theory
 
-    theory = load_theory(args.theory)
+    if args.file is not None and args.theory is not None and args.file != args.theory:
+        raise UserError("theory show: give the theory file once (FILE or --theory)")
+    theory = load_theory(args.file if args.file is not None else args.theory)
     frame = theory.to_frame()
     columns = ["id", "context", "mechanism", "outcome", "sign", "weight"]
     if args.provenance:
@@ -93,6 +95,22 @@ def _cmd_theory_show(args: argparse.Namespace) -> int:
         print(frame[columns].to_string(index=False))
     print(f"{len(theory)} rules ({theory.name})")
     return 0
+
+
+def _cmd_theory_check(args: argparse.Namespace) -> int:
+    from cmo_sim.theory import check_theory, load_theory
+
+    failed = 0
+    for path in args.files:
+        problems = check_theory(path)
+        for problem in problems:
+            print(f"FAIL {problem}")
+        if problems:
+            failed += 1
+        else:
+            theory = load_theory(path)
+            print(f"ok   {path}: {theory.name} ({len(theory)} rules)")
+    return 1 if failed else 0
 
 
 def _cmd_scenario_check(args: argparse.Namespace) -> int:
@@ -348,10 +366,18 @@ def _parser() -> argparse.ArgumentParser:
                             description="Inspect the programme theory.")
     theory_sub = theory.add_subparsers(dest="theory_command", required=True, metavar="COMMAND")
     show = theory_sub.add_parser("show", help="print the rule table",
-                                 description="Print the rule table.")
+                                 description="Print the rule table of a theory file (default: "
+                                 "the review's theory).")
+    show.add_argument("file", nargs="?", default=None, metavar="FILE",
+                      help="theory YAML (default: the review's)")
     _theory_option(show)
     show.add_argument("--provenance", action="store_true", help="include provenance")
     show.set_defaults(func=_cmd_theory_show)
+    check_theories = theory_sub.add_parser(
+        "check", help="validate theory files",
+        description="Validate theory files: one line per problem; exit 1 if any file has one.")
+    check_theories.add_argument("files", nargs="+", metavar="FILE", help="theory YAML files")
+    check_theories.set_defaults(func=_cmd_theory_check)
     graph = theory_sub.add_parser(
         "graph", help="draw the theory as a context -> mechanism -> outcome network",
         description="Draw the programme theory as a network (edges by sign and weight; "

@@ -313,3 +313,47 @@ def test_conformance_writes_a_report_and_lists_failures(
     with pytest.raises(SystemExit) as excinfo:
         main(["conformance", "--replicates", "0"])
     assert excinfo.value.code == 1
+
+
+def test_theory_check_reports_every_problem_one_line_each(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import yaml
+
+    from cmo_sim import load_theory
+
+    data = load_theory().to_dict()
+    data["rules"][0]["weight"] = -1.0            # a negative weight
+    data["rules"][1]["context"] = "trusst"       # an unknown context
+    data["rules"].append(dict(data["rules"][2]))  # a duplicate id
+    data["baseline"] = {"trust_rat": 0.1}        # an unknown constant
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    good = tmp_path / "good.yaml"
+    good.write_text(load_theory().to_yaml())
+    assert main(["theory", "check", str(good), str(bad)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"ok   {good}: realist-review-default (64 rules)"
+    problems = lines[1:]
+    assert len(problems) == 4 and all(line.startswith(f"FAIL {bad}: ") for line in problems)
+    first, second, third = (data["rules"][k]["id"] for k in range(3))
+    assert f"rule {first}: field 'weight'" in problems[0]
+    assert f"rule {second}: field 'context': unknown context 'trusst'" in problems[1]
+    assert f"rule {third}: duplicate id" in problems[2]
+    assert "unknown constant 'trust_rat'; did you mean 'trust_rate'?" in problems[3]
+    assert main(["theory", "check", str(good)]) == 0
+
+
+def test_theory_show_takes_the_file_as_an_argument(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cmo_sim import load_theory
+
+    path = tmp_path / "mine.yaml"
+    path.write_text(load_theory().without("faith.trust").to_yaml().replace(
+        "name: realist-review-default (modified)", "name: mine"))
+    assert main(["theory", "show", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[-1] == "64 rules (mine)"
+    row = next(line for line in out.splitlines() if line.split()[:1] == ["faith.trust"])
+    assert row.split()[-1] == "0.0"

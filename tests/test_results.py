@@ -18,9 +18,19 @@ def test_public_api_is_exactly_all():
                "testing", "analysis", "sweep"}
     assert public - modules == set(cmo_sim.__all__)
     # Each public name is the object of the module that implements it (not a stand-in).
-    from cmo_sim import _errors, _explain, _simulate, params, results, scenario, sweep, theory
+    from cmo_sim import (
+        _compare,
+        _errors,
+        _explain,
+        _simulate,
+        params,
+        results,
+        scenario,
+        sweep,
+        theory,
+    )
 
-    homes = {"ScenarioError": _errors, "TheoryError": _errors, "explain": _explain,
+    homes = {"compare": _compare, "Comparison": _compare, "ScenarioError": _errors, "TheoryError": _errors, "explain": _explain,
              "simulate": _simulate, "Params": params, "compile_params": params,
              "Results": results, "open_results": results, "Member": scenario,
              "Scenario": scenario, "TimelineEvent": scenario, "load_scenario": scenario,

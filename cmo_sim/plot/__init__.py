@@ -5,6 +5,7 @@ returns the Figure, and works headless under the Agg backend.
 
 - :func:`trajectories`: fan charts of trajectory variables over months.
 - :func:`compare`: distributions of a summary outcome per scenario.
+- :func:`differences`: a paired comparison (:func:`cmo_sim.compare`), outcome by outcome.
 - :func:`survival`: share of partnerships still in place over months, dissolution by cause.
 - :func:`regime_map`: an outcome or the majority regime over two sweep factors.
 - :func:`sensitivity`: Sobol first-order and total indices.
@@ -12,6 +13,7 @@ returns the Figure, and works headless under the Agg backend.
 - :func:`partnership`: one run's members (trust given, faith), exits, dissolution, conflicts.
 """
 
+from cmo_sim.plot._differences import differences
 from cmo_sim.plot._partnership import partnership
 from cmo_sim.plot._style import PALETTE
 from cmo_sim.plot._summaries import compare, survival
@@ -24,6 +26,7 @@ __all__ = [
     "REGIMES",
     "classify_regimes",
     "compare",
+    "differences",
     "partnership",
     "regime_map",
     "sensitivity",

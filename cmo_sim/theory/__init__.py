@@ -6,7 +6,8 @@ from cmo_sim.theory._model import (
     OUTCOMES,
     Rule,
     Theory,
+    check_theory,
     load_theory,
 )
 
-__all__ = ["CONTEXTS", "MECHANISMS", "OUTCOMES", "Rule", "Theory", "load_theory"]
+__all__ = ["CONTEXTS", "MECHANISMS", "OUTCOMES", "Rule", "Theory", "check_theory", "load_theory"]

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from cmo_sim._errors import TheoryError, closest
 from cmo_sim.scenario import MEMBER_FIELDS, PARTNERSHIP_FIELDS
 
-__all__ = ["CONTEXTS", "MECHANISMS", "OUTCOMES", "Rule", "Theory", "load_theory"]
+__all__ = ["CONTEXTS", "MECHANISMS", "OUTCOMES", "Rule", "Theory", "check_theory", "load_theory"]
 
 #: Context names a rule may name: scenario contexts, member attributes and the state-derived
 #: contexts the step computes (mean trust, task success, cultural distance, ...).
@@ -332,17 +332,24 @@ def _default_data() -> dict[str, Any]:
 
 
 def _parse(data: Any, source: str) -> Theory:
+    theory, problems = _read(data, source)
+    if problems:
+        raise TheoryError(problems[0])
+    return theory
+
+
+def _read(data: Any, source: str) -> tuple[Theory | None, list[str]]:
+    """The theory in ``data`` and every problem found in it (one message each)."""
     if not isinstance(data, Mapping):
-        raise TheoryError(f"{source}: a theory must be a mapping, got {type(data).__name__}")
-    for key in data:
-        if key not in _TOP_KEYS:
-            raise TheoryError(
-                f"{source}: unknown key '{key}'{closest(str(key), _TOP_KEYS)} "
-                f"(allowed: {', '.join(_TOP_KEYS)})"
-            )
+        return None, [f"{source}: a theory must be a mapping, got {type(data).__name__}"]
+    problems = [
+        f"{source}: unknown key '{key}'{closest(str(key), _TOP_KEYS)} "
+        f"(allowed: {', '.join(_TOP_KEYS)})"
+        for key in data if key not in _TOP_KEYS
+    ]
     raw_rules = data.get("rules")
     if not isinstance(raw_rules, list) or not raw_rules:
-        raise TheoryError(f"{source}: 'rules' must be a non-empty list of rules")
+        return None, [*problems, f"{source}: 'rules' must be a non-empty list of rules"]
     default = _default_data()
     known_ids = [r["id"] for r in default["rules"]]
     rules: list[Rule] = []
@@ -350,42 +357,81 @@ def _parse(data: Any, source: str) -> Theory:
     for k, raw in enumerate(raw_rules):
         label = raw.get("id", f"rules[{k}]") if isinstance(raw, Mapping) else f"rules[{k}]"
         if not isinstance(raw, Mapping):
-            raise TheoryError(f"{source}: rules[{k}] must be a mapping, got {type(raw).__name__}")
+            problems.append(f"{source}: rules[{k}] must be a mapping, got {type(raw).__name__}")
+            continue
         try:
             rule = Rule.model_validate(dict(raw))
         except ValidationError as exc:
-            err = exc.errors()[0]
-            field = ".".join(str(p) for p in err["loc"]) or "(rule)"
-            msg = str(err["msg"]).removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = f"unknown field{closest(field, Rule.model_fields)}"
-            raise TheoryError(
-                f"{source}: rule {label}: field '{field}': {msg} (got {err.get('input')!r})"
-            ) from None
+            for err in exc.errors():
+                field = ".".join(str(p) for p in err["loc"]) or "(rule)"
+                msg = str(err["msg"]).removeprefix("Value error, ")
+                if err["type"] == "extra_forbidden":
+                    msg = f"unknown field{closest(field, Rule.model_fields)}"
+                problems.append(f"{source}: rule {label}: field '{field}': {msg} "
+                                f"(got {err.get('input')!r})")
+            if isinstance(raw.get("id"), str):
+                seen.add(raw["id"])  # listed, if not valid: not also reported as missing
+            continue
         if rule.id in seen:
-            raise TheoryError(f"{source}: rule {rule.id}: duplicate id")
-        if rule.id not in known_ids:
-            raise TheoryError(
-                f"{source}: rule {rule.id}: the engine realises no rule with this id"
-                f"{closest(rule.id, known_ids)}"
-            )
+            problems.append(f"{source}: rule {rule.id}: duplicate id")
+            continue
         seen.add(rule.id)
+        if rule.id not in known_ids:
+            problems.append(f"{source}: rule {rule.id}: the engine realises no rule with this id"
+                            f"{closest(rule.id, known_ids)}")
+            continue
         rules.append(rule)
     missing = [i for i in known_ids if i not in seen]
     if missing:
-        raise TheoryError(
+        problems.append(
             f"{source}: rules missing: {', '.join(missing)} (every rule the engine realises must "
             "be listed; give weight 0 to remove a link)"
         )
     baseline = dict(default["baseline"])
     raw_baseline = data.get("baseline", {}) or {}
     if not isinstance(raw_baseline, Mapping):
-        raise TheoryError(f"{source}: 'baseline' must be a mapping of constant names to numbers")
+        problems.append(f"{source}: 'baseline' must be a mapping of constant names to numbers")
+        raw_baseline = {}
     theory = Theory(rules, baseline, str(data.get("name", source)))
+    for key, value in raw_baseline.items():
+        try:
+            theory = theory.with_baseline(**{str(key): value})
+        except TheoryError as exc:
+            problems.append(f"{source}: {exc}")
+    if problems:
+        return None, problems
+    theory.name = str(data.get("name", source))  # a file's own values are not "modified"
+    return theory, []
+
+
+def check_theory(path: str | Path | Mapping[str, Any]) -> list[str]:
+    """Every problem of a theory file or mapping, one message each (empty when it loads).
+
+    Unlike :func:`load_theory`, which stops at the first problem, this reads on and reports
+    them all (``cmo-sim theory check``).
+    """
+    if isinstance(path, Mapping):
+        return _read(path, "theory")[1]
     try:
-        return theory.with_baseline(**{str(k): v for k, v in raw_baseline.items()})
+        data, source = _load_yaml(path)
     except TheoryError as exc:
-        raise TheoryError(f"{source}: {exc}") from None
+        return [str(exc)]
+    return _read(data, source)[1]
+
+
+def _load_yaml(path: str | Path) -> tuple[Any, str]:
+    file = Path(path)
+    if not file.is_file():
+        raise TheoryError(f"{file}: no such theory file")
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TheoryError(f"{file}: cannot read the file ({exc})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise TheoryError(f"{file}: not valid YAML{where}") from None
+    return data, str(file)
 
 
 def load_theory(path: str | Path | Mapping[str, Any] | None = None) -> Theory:
@@ -401,15 +447,5 @@ def load_theory(path: str | Path | Mapping[str, Any] | None = None) -> Theory:
         return _parse(_default_data(), "default theory")
     if isinstance(path, Mapping):
         return _parse(path, "theory")
-    file = Path(path)
-    if not file.is_file():
-        raise TheoryError(f"{file}: no such theory file")
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TheoryError(f"{file}: cannot read the file ({exc})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise TheoryError(f"{file}: not valid YAML{where}") from None
-    return _parse(data, str(file))
+    data, source = _load_yaml(path)
+    return _parse(data, source)
