@@ -608,3 +608,61 @@ def test_sweep_results_and_store_record_the_theory(tmp_path):
         assert meta["theory"] == "realist-review-default (modified)"
         assert meta["theory_hash"] == theory.content_hash
         assert meta["theory_changes"]["weights"] == {"trust.success_loop": [1.0, 0.0]}
+
+
+# -- theory factors --------------------------------------------------------------------------------
+def test_a_sweep_can_vary_rule_weights_and_baseline_constants(tmp_path):
+    sweep = Sweep(BASE, vary={"rule:trust.success_loop": (0.5, 2.0),
+                              "baseline:loss_aversion": [1.5, 2.0], "leadership": (0.2, 0.8)},
+                  design="grid", samples=2, replicates=5)
+    res = run_sweep(sweep, store=tmp_path / "t.zarr", chunk_runs=7, **QUICK)  # chunks split points
+    theory = cmo_sim.load_theory()
+    for point in (0, 5, 7):
+        values = res.sweep.values.iloc[point]
+        point_theory = theory.with_weights(
+            {"trust.success_loop": float(values["rule:trust.success_loop"])}
+        ).with_baseline(loss_aversion=float(values["baseline:loss_aversion"]))
+        direct = cmo_sim.simulate(BASE.with_values({"leadership": float(values["leadership"])}),
+                                  runs=5, seed=0, theory=point_theory, **QUICK).summary
+        mine = res.summary[res.summary["point"] == point]
+        for column in ("performance", "trust_final", "dissolved_at", "conflicts"):
+            np.testing.assert_array_equal(mine[column].to_numpy(), direct[column].to_numpy())
+    # The weight matters: the loop's success arm at 2.0 against 0.5, other factors alike.
+    means = res.summary.groupby("point")["performance"].mean()
+    assert means[5] > means[1]
+    pd.testing.assert_frame_equal(open_sweep(tmp_path / "t.zarr").summary, res.summary)
+
+
+@pytest.mark.parametrize(("vary", "message"), [
+    ({"rule:trust.sucess_loop": (0.5, 2.0)},
+     r"vary\['rule:trust.sucess_loop'\]: theory 'realist-review-default' has no rule "
+     r"'trust.sucess_loop'; did you mean 'trust.success_loop'\?"),
+    ({"baseline:loss_aversio": (1.0, 2.0)}, r"no baseline constant 'loss_aversio'; did you mean"),
+    ({"rule:trust.success_loop": (-1.0, 2.0)}, r"low -1.0 is out of range \(allowed: 0.0 \.\. inf\)"),
+    ({"rule:trust.success_loop": [1.0, -0.5]}, r"\[1\]: -0.5 is not allowed \(a weight >= 0\)"),
+    ({"baseline:loss_aversion": [1.0, float("nan")]}, r"nan is not allowed \(a finite number\)"),
+])
+def test_bad_theory_factors_are_refused(vary, message):
+    with pytest.raises(ScenarioError, match=message):
+        Sweep(BASE, vary=vary, samples=2, replicates=2)
+
+
+def test_theory_factors_are_checked_against_the_sweeps_theory():
+    sweep = Sweep(BASE, vary={"rule:trust.success_loop": (0.5, 2.0)}, samples=2, replicates=2)
+    theory = cmo_sim.load_theory()
+    renamed = theory.to_dict()
+    renamed["name"] = "mine"
+    with pytest.raises(ScenarioError, match=r"theory 'mine' has no baseline constant 'nope'"):
+        from cmo_sim.sweep.designs import check_theory_factors
+
+        check_theory_factors(["baseline:nope"], cmo_sim.load_theory(renamed))
+    assert run_sweep(sweep, theory=theory, **QUICK).n_runs == 4
+
+
+def test_sweep_files_take_theory_factors(tmp_path):
+    path = write_sweep_file(tmp_path, vary={"rule:conflict.task_failure": {"low": 0.0,
+                                                                            "high": 2.0}})
+    spec = read_sweep_file(path)
+    assert spec.sweep.paths == ("rule:conflict.task_failure",)
+    res = run_sweep(spec.sweep, steps=12, progress=False)
+    assert res.sweep.values["rule:conflict.task_failure"].tolist() == [0.0, 1.0, 2.0]

@@ -15,7 +15,7 @@ import xarray as xr
 from cmo_sim._simulate import default_chunk_runs
 from cmo_sim.core.runner import Record, validate_record
 from cmo_sim.rng import normalise_seed
-from cmo_sim.sweep.designs import Sweep
+from cmo_sim.sweep.designs import Sweep, check_theory_factors
 from cmo_sim.sweep.executors import (
     CHUNK_COLUMNS,
     ChunkOutput,
@@ -154,6 +154,7 @@ def run_sweep(
         theory = load_theory(theory)
     elif not isinstance(theory, Theory):
         raise ValueError(f"theory: {theory!r} is not a Theory or a path to a theory file")
+    check_theory_factors(sweep.paths, theory)
     label = executor if isinstance(executor, str) else type(executor).__name__
     runner = make_executor(executor)
     bar = None

@@ -79,10 +79,57 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+#: Prefixes of theory factors: a rule's weight, or a baseline constant of the theory.
+RULE_PREFIX, BASELINE_PREFIX = "rule:", "baseline:"
+
+
+def theory_factor(path: str) -> tuple[str, str] | None:
+    """``("rule", id)`` or ``("baseline", name)`` for a theory factor path, else None."""
+    for kind, prefix in (("rule", RULE_PREFIX), ("baseline", BASELINE_PREFIX)):
+        if path.startswith(prefix):
+            return kind, path[len(prefix):]
+    return None
+
+
+def theory_changes(values: Mapping[str, Any]) -> tuple[dict[str, float], dict[str, float]]:
+    """The rule weights and baseline constants a design point sets, from its values."""
+    weights, baseline = {}, {}
+    for path, value in values.items():
+        kind = theory_factor(path)
+        if kind is not None:
+            (weights if kind[0] == "rule" else baseline)[kind[1]] = float(value)
+    return weights, baseline
+
+
+def check_theory_factors(paths: Sequence[str], theory: Any) -> None:
+    """ScenarioError for a theory factor naming a rule or constant ``theory`` does not have."""
+    for path in paths:
+        kind = theory_factor(path)
+        if kind is None:
+            continue
+        known = theory.ids if kind[0] == "rule" else tuple(theory.baseline)
+        if kind[1] not in known:
+            what = "rule" if kind[0] == "rule" else "baseline constant"
+            raise ScenarioError(
+                f"vary['{path}']: theory {theory.name!r} has no {what} '{kind[1]}'"
+                f"{closest(kind[1], known)}"
+            )
+
+
+def _theory_bounds(path: str) -> tuple[float, float]:
+    """Allowed values of a theory factor: weights are >= 0, constants any finite number."""
+    return (0.0, math.inf) if path.startswith(RULE_PREFIX) else (-math.inf, math.inf)
+
+
 def _check_path(path: Any, base: Scenario) -> str:
     if not isinstance(path, str):
         raise ScenarioError(f"vary: {path!r} is not a field path (a string such as 'leadership')")
     where = f"vary['{path}']"
+    if theory_factor(path) is not None:
+        from cmo_sim.theory import load_theory
+
+        check_theory_factors([path], load_theory())
+        return path
     if path in _STRUCTURE:
         raise ScenarioError(
             f"{where}: '{path}' cannot be varied (a sweep names its points and keeps the base's "
@@ -110,6 +157,13 @@ def _check_path(path: Any, base: Scenario) -> str:
 
 def _check_value(where: str, path: str, value: Any, base: Scenario) -> Any:
     value = _plain(value)
+    if theory_factor(path) is not None:
+        low, high = _theory_bounds(path)
+        if (isinstance(value, bool) or not isinstance(value, int | float)
+                or not math.isfinite(value) or not low <= value <= high):
+            allowed = "a weight >= 0" if low == 0 else "a finite number"
+            raise ScenarioError(f"{where}: {value!r} is not allowed ({allowed})")
+        return float(value)
     try:
         base.with_values({path: value})
     except ScenarioError as exc:
@@ -179,7 +233,7 @@ def parse_factor(path: Any, spec: Any, base: Scenario) -> Factor:
 
 
 def _range_factor(where: str, path: str, low: Any, high: Any, log: Any) -> Factor:
-    bounds = field_bounds(path)
+    bounds = _theory_bounds(path) if theory_factor(path) is not None else field_bounds(path)
     if bounds is None:
         raise ScenarioError(
             f"{where}: '{path}' is not a continuous field, so it takes no range "
@@ -530,6 +584,7 @@ def point_scenario(base: Scenario, values: Mapping[str, Any], name: str) -> Scen
             for i in range(base.n_members):
                 changes[f"members[{i}].{attr}"] = value
         changes.update(preset)
-    changes.update(values)
+    changes.update({path: value for path, value in values.items()
+                    if theory_factor(path) is None})
     changes["name"] = name
     return base.with_values(changes)

@@ -27,7 +27,7 @@ from cmo_sim.params import Params, compile_params
 from cmo_sim.results import SUMMARY_COLUMNS, summarise, trajectories_dataset
 from cmo_sim.rng import run_keys
 from cmo_sim.scenario import Scenario
-from cmo_sim.sweep.designs import point_scenario
+from cmo_sim.sweep.designs import point_scenario, theory_changes, theory_factor
 from cmo_sim.theory import Theory
 
 __all__ = [
@@ -128,7 +128,38 @@ def tidy_chunk(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def run_chunk(task: ChunkTask) -> ChunkOutput:
-    """Simulate one chunk of runs (a top-level function: safe for spawn and Dask workers)."""
+    """Simulate one chunk of runs (a top-level function: safe for spawn and Dask workers).
+
+    When the sweep varies the theory (``rule:<id>`` weights or ``baseline:<name>`` constants),
+    each design point runs under its own theory, so the chunk runs point by point; a run's
+    numbers are the same either way.
+    """
+    if not any(theory_factor(path) for path in task.values):
+        return _run_part(task)
+    parts = []
+    last_point = (task.stop - 1) // task.replicates
+    for point in range(task.first_point, last_point + 1):
+        k = point - task.first_point
+        weights, baseline = theory_changes(
+            {path: _plain(column[k]) for path, column in task.values.items()})
+        theory = task.theory.with_weights(weights).with_baseline(**baseline)
+        parts.append(_run_part(dataclasses.replace(
+            task,
+            start=max(task.start, point * task.replicates),
+            stop=min(task.stop, (point + 1) * task.replicates),
+            first_point=point,
+            values={path: column[k:k + 1] for path, column in task.values.items()},
+            theory=theory,
+        )))
+    frame = tidy_chunk(pd.concat([part.summary for part in parts], ignore_index=True))
+    traj = None
+    if parts[0].trajectories is not None:
+        traj = xr.concat([part.trajectories for part in parts], dim="run")
+    return ChunkOutput(task.index, frame, traj)
+
+
+def _run_part(task: ChunkTask) -> ChunkOutput:
+    """Simulate a chunk of runs that share one theory."""
     params = chunk_params(task)
     output = run(params, task.steps, task.record)
     frame = summarise(params, output, run_offset=task.start)
