@@ -34,7 +34,11 @@ COPIED = ("cmo_sim", "tests", "scenarios", "docs", "experiments", "benchmarks", 
 
 @dataclass(frozen=True)
 class Mutation:
-    """One deliberate defect: replace ``old`` by ``new`` in ``path`` and run ``tests``."""
+    """One deliberate defect: replace ``old`` by ``new`` in ``path`` and run ``tests``.
+
+    ``also`` holds further ``(path, old, new)`` edits of the same defect (e.g. the same bug in
+    the other engine).
+    """
 
     name: str
     path: str
@@ -42,6 +46,7 @@ class Mutation:
     new: str
     tests: tuple[str, ...]
     what: str
+    also: tuple[tuple[str, str, str], ...] = ()
 
 
 CORE_TESTS = ("tests/test_core.py", "tests/test_abm.py", "tests/test_rng.py",
@@ -52,6 +57,14 @@ MUTATIONS = (
         'rate * a["trust.success_loop"] * 2.0 * ambition_level * success',
         '-rate * a["trust.success_loop"] * 2.0 * ambition_level * success',
         CORE_TESTS, "the trust-building loop's success arm flipped, numpy core only",
+    ),
+    Mutation(
+        "trust_loop_sign_both", "cmo_sim/core/mechanisms.py",
+        'rate * a["trust.success_loop"] * 2.0 * ambition_level * success',
+        '-rate * a["trust.success_loop"] * 2.0 * ambition_level * success',
+        CORE_TESTS, "the trust-building loop's success arm flipped in both engines alike",
+        also=(("cmo_sim/abm/agents.py", 'return rate * a["trust.success_loop"] * 2.0',
+               'return -rate * a["trust.success_loop"] * 2.0'),),
     ),
     Mutation(
         "dissolve_below_three_numpy", "cmo_sim/core/step.py",
@@ -131,12 +144,13 @@ def run_mutation(mutation: Mutation, workers: int | None = None) -> tuple[bool, 
     with tempfile.TemporaryDirectory(prefix=f"cmo-mutant-{mutation.name}-") as tmp:
         copy = Path(tmp)
         _copy_project(copy)
-        target = copy / mutation.path
-        text = target.read_text()
-        if text.count(mutation.old) != 1:
-            raise SystemExit(f"{mutation.name}: the text to mutate is not found exactly once in "
-                             f"{mutation.path}; update MUTATIONS in {Path(__file__).name}")
-        target.write_text(text.replace(mutation.old, mutation.new))
+        for path, old, new in ((mutation.path, mutation.old, mutation.new), *mutation.also):
+            target = copy / path
+            text = target.read_text()
+            if text.count(old) != 1:
+                raise SystemExit(f"{mutation.name}: the text to mutate is not found exactly once "
+                                 f"in {path}; update MUTATIONS in {Path(__file__).name}")
+            target.write_text(text.replace(old, new))
         command = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
                    *mutation.tests]
         env = {**os.environ, "PYTHONPATH": str(copy)}
