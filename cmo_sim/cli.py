@@ -130,7 +130,9 @@ def _cmd_scenario_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from cmo_sim.analysis import elementary_effects, sobol_indices
+    import warnings
+
+    from cmo_sim.analysis import SobolConvergenceWarning, sensitivity
     from cmo_sim.sweep import read_sweep_file, run_sweep
     from cmo_sim.sweep.store import MANIFEST
 
@@ -161,21 +163,36 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         print(table.head(shown).to_string())
         if len(table) > shown:
             print(f"... {len(table) - shown} more points")
+        if sweep.design == "list" or sweep.n_points < 2:
+            print("no sensitivity: a list design (or a single point) does not separate the "
+                  "factors")
+            return 0
         for outcome in ("dissolved", "performance"):
             try:
-                if sweep.design == "sobol":
-                    title, frame = "Sobol indices", sobol_indices(results, outcome)
-                    frame = frame[["S1", "S1_conf", "ST", "ST_conf"]]
-                elif sweep.design == "grid" and sweep.n_points > 1:
-                    title, frame = "elementary effects", elementary_effects(results, outcome)
-                else:
-                    break
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", SobolConvergenceWarning)
+                    frame = sensitivity(results, outcome)
             except ValueError as exc:
                 print(f"no sensitivity for {outcome}: {exc}")
                 continue
-            print(f"{title} of {outcome}")
-            print(frame.to_string())
+            method = frame.attrs["method"]
+            shown_columns = _SENSITIVITY_COLUMNS.get(method)
+            print(f"{_SENSITIVITY_TITLES[method]} of {outcome}")
+            print((frame[list(shown_columns)] if shown_columns else frame).to_string())
+            for warning in caught:
+                print(f"note: {warning.message}")
     return 0
+
+
+#: How ``cmo-sim sweep`` names each sensitivity method, and the columns it prints.
+_SENSITIVITY_TITLES = {
+    "sobol": "Sobol indices", "morris": "Morris screen", "elementary_effects":
+    "elementary effects", "delta": "delta indices (moment-independent)",
+}
+_SENSITIVITY_COLUMNS = {
+    "sobol": ("S1", "S1_conf", "ST", "ST_conf"),
+    "delta": ("delta_raw", "delta_raw_conf", "S1", "S1_conf"),
+}
 
 
 def _whole(low: int):

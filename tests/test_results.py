@@ -30,7 +30,8 @@ def test_public_api_is_exactly_all():
         theory,
     )
 
-    homes = {"compare": _compare, "Comparison": _compare, "ScenarioError": _errors, "TheoryError": _errors, "explain": _explain,
+    homes = {"compare": _compare, "Comparison": _compare, "ScenarioError": _errors,
+             "TheoryError": _errors, "explain": _explain,
              "simulate": _simulate, "Params": params, "compile_params": params,
              "Results": results, "open_results": results, "Member": scenario,
              "Scenario": scenario, "TimelineEvent": scenario, "load_scenario": scenario,

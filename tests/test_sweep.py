@@ -638,7 +638,8 @@ def test_a_sweep_can_vary_rule_weights_and_baseline_constants(tmp_path):
      r"vary\['rule:trust.sucess_loop'\]: theory 'realist-review-default' has no rule "
      r"'trust.sucess_loop'; did you mean 'trust.success_loop'\?"),
     ({"baseline:loss_aversio": (1.0, 2.0)}, r"no baseline constant 'loss_aversio'; did you mean"),
-    ({"rule:trust.success_loop": (-1.0, 2.0)}, r"low -1.0 is out of range \(allowed: 0.0 \.\. inf\)"),
+    ({"rule:trust.success_loop": (-1.0, 2.0)},
+     r"low -1.0 is out of range \(allowed: 0.0 \.\. inf\)"),
     ({"rule:trust.success_loop": [1.0, -0.5]}, r"\[1\]: -0.5 is not allowed \(a weight >= 0\)"),
     ({"baseline:loss_aversion": [1.0, float("nan")]}, r"nan is not allowed \(a finite number\)"),
 ])
@@ -666,3 +667,17 @@ def test_sweep_files_take_theory_factors(tmp_path):
     assert spec.sweep.paths == ("rule:conflict.task_failure",)
     res = run_sweep(spec.sweep, steps=12, progress=False)
     assert res.sweep.values["rule:conflict.task_failure"].tolist() == [0.0, 1.0, 2.0]
+
+
+@pytest.mark.parametrize(("design", "samples", "title"), [
+    ("lhs", 24, "delta indices (moment-independent) of performance"),
+    ("morris", 4, "Morris screen of performance"),
+    ("sobol", 8, "Sobol indices of performance"),
+])
+def test_cli_sweep_prints_the_sensitivity_of_its_design(tmp_path, capsys, design, samples, title):
+    path = write_sweep_file(tmp_path, design=design, samples=samples, replicates=3)
+    assert main(["sweep", str(path), "--store", str(tmp_path / "s.parquet"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert title in out
+    if design == "sobol":  # 8 base samples: the intervals are wide, and the output says so
+        assert "note: Sobol indices of 'performance' look unconverged" in out

@@ -1,14 +1,31 @@
-"""Sensitivity of sweep outcomes to the varied contexts: Sobol indices and elementary effects.
+"""Sensitivity of sweep outcomes to the varied factors, for every kind of design.
 
-Both work on the per-design-point mean of an outcome over its replicates. Because replicate
-``r`` of every point shares its random numbers, two points that differ in one factor differ only
-through that factor: a factor with no effect gets indices of exactly zero.
+Every method works on the per-design-point mean of an outcome over its replicates. Because
+replicate ``r`` of every point shares its random numbers, two points that differ in one factor
+differ only through that factor: a factor with no effect gets one-at-a-time indices of exactly
+zero.
+
+=========  =====================================================================
+design     methods
+=========  =====================================================================
+sobol      :func:`sobol_indices` (first-order and total), :func:`elementary_effects`
+morris     :func:`morris_indices` (SALib's Morris screen)
+grid       :func:`elementary_effects`
+lhs        :func:`delta_indices`, :func:`pawn_indices`, :func:`rbd_fast_indices`
+=========  =====================================================================
+
+:func:`sensitivity` picks the first method of the sweep's design. The random-design methods
+(delta, PAWN, RBD-FAST) also work on Sobol, Morris and grid sweeps, whose points are spread over
+the whole space too. A list design has no sensitivity: its factors move together.
 """
 
 from __future__ import annotations
 
 import math
+import types
+import warnings
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -17,7 +34,23 @@ from scipy.stats import norm
 from cmo_sim.sweep.designs import Sweep, level_index
 from cmo_sim.sweep.results import SweepResults
 
-__all__ = ["elementary_effects", "sobol_indices"]
+__all__ = [
+    "SobolConvergenceWarning",
+    "delta_indices",
+    "elementary_effects",
+    "morris_indices",
+    "pawn_indices",
+    "rbd_fast_indices",
+    "sensitivity",
+    "sobol_indices",
+]
+
+#: A Sobol interval half-width above this is called wide (an index known to within +/- 0.1).
+WIDE_INTERVAL = 0.1
+
+
+class SobolConvergenceWarning(UserWarning):
+    """Sobol indices whose intervals say the sample was too small to trust them."""
 
 
 def _check_results(results: Any) -> SweepResults:
@@ -99,7 +132,7 @@ def sobol_indices(
     if sweep.design != "sobol":
         raise ValueError(
             f"results: Sobol indices need a Sobol design (design='sobol'), not "
-            f"'{sweep.design}'; use elementary_effects for a quick screen"
+            f"'{sweep.design}'; for this design use {_FITS[sweep.design]}"
         )
     if isinstance(num_resamples, bool) or not isinstance(num_resamples, int) or num_resamples < 2:
         raise ValueError(f"num_resamples: {num_resamples!r} is not allowed (an int >= 2)")
@@ -124,8 +157,36 @@ def sobol_indices(
     for name in ("S1", "ST"):
         table[f"{name}_low"] = table[name] - table[f"{name}_conf"]
         table[f"{name}_high"] = table[name] + table[f"{name}_conf"]
-    table.attrs.update(outcome=outcome, conf_level=conf_level, base_samples=sweep.samples)
+    table.attrs.update(outcome=outcome, conf_level=conf_level, base_samples=sweep.samples,
+                       method="sobol")
+    _warn_if_unconverged(table, sweep.samples)
     return table
+
+
+def _warn_if_unconverged(table: pd.DataFrame, base_samples: int) -> None:
+    """Warn when an index lies outside [0, 1] beyond its interval, or an interval is wide."""
+    outside = [f"{name} {factor}: {table.loc[factor, name]:.3g}"
+               for factor in table.index for name in ("S1", "ST")
+               if table.loc[factor, f"{name}_high"] < 0 or table.loc[factor, f"{name}_low"] > 1]
+    widest = float(np.nanmax(table[["S1_conf", "ST_conf"]].to_numpy()))
+    if not outside and widest <= WIDE_INTERVAL:
+        return
+    # Interval widths shrink as 1 / sqrt(N): the base sample that would bring the widest
+    # interval to WIDE_INTERVAL / 2, rounded up to a power of 2.
+    factor = (widest / (WIDE_INTERVAL / 2)) ** 2
+    needed = 1 << math.ceil(math.log2(max(base_samples * factor, base_samples * 2)))
+    reasons = []
+    if outside:
+        reasons.append("indices outside [0, 1] beyond their interval (" + "; ".join(outside[:3])
+                       + ")")
+    if widest > WIDE_INTERVAL:
+        reasons.append(f"an interval half-width of {widest:.2f}")
+    warnings.warn(
+        f"Sobol indices of '{table.attrs.get('outcome')}' look unconverged: "
+        f"{' and '.join(reasons)} with base samples {base_samples}; about {needed} base samples "
+        "would narrow every interval to +/- 0.05",
+        SobolConvergenceWarning, stacklevel=3,
+    )
 
 
 def _positions(sweep: Sweep) -> np.ndarray:
@@ -161,7 +222,7 @@ def _pairs(sweep: Sweep) -> list[tuple[np.ndarray, np.ndarray]]:
         return pairs
     raise ValueError(
         f"results: elementary effects need a design with one-at-a-time steps, a grid or a "
-        f"Sobol design, not '{sweep.design}'"
+        f"Sobol design, not '{sweep.design}'; for this design use {_FITS[sweep.design]}"
     )
 
 
@@ -216,5 +277,215 @@ def elementary_effects(
             }
         )
     table = pd.DataFrame(rows, index=pd.Index(sweep.paths, name="factor"))
-    table.attrs.update(outcome=outcome, conf_level=conf_level)
+    table.attrs.update(outcome=outcome, conf_level=conf_level, method="elementary_effects")
+    return table
+
+
+#: What fits each design (named in refusals).
+_FITS = {
+    "sobol": "sobol_indices or elementary_effects",
+    "morris": "morris_indices",
+    "grid": "elementary_effects (or delta_indices, pawn_indices, rbd_fast_indices)",
+    "lhs": "delta_indices, pawn_indices or rbd_fast_indices",
+    "list": "nothing: a list design moves every factor together (use grid, lhs or sobol)",
+}
+
+
+def _check_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed: {seed!r} is not allowed (an int >= 0)")
+    return int(seed)
+
+
+def _spread_design(results: SweepResults, method: str) -> tuple[np.ndarray, Sweep]:
+    sweep = results.sweep
+    if sweep.design == "list":
+        raise ValueError(f"results: {method} needs points spread over the factors' space; a list "
+                         "design moves every factor together (use grid, lhs, sobol or morris)")
+    return _positions(sweep), sweep
+
+
+def _table(sweep: Sweep, columns: dict[str, Any], outcome: str, method: str, **attrs: Any):
+    table = pd.DataFrame({name: np.asarray(values, dtype=np.float64)
+                          for name, values in columns.items()},
+                         index=pd.Index(sweep.paths, name="factor"))
+    table.attrs.update(outcome=outcome, method=method, **attrs)
+    return table
+
+
+class _LocalRandomNumpy(types.ModuleType):
+    """numpy, but with ``numpy.random`` a seeded local RandomState (for SALib's delta method).
+
+    SALib's delta bootstrap draws from numpy's global generator; handing it this module instead
+    keeps its draws reproducible without seeding or touching the global generator.
+    """
+
+    def __init__(self, seed: int) -> None:
+        super().__init__("numpy")
+        self.random = np.random.RandomState(seed)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(np, name)
+
+
+class _OwnWarnings(types.ModuleType):
+    """``warnings`` for a library that changes filters and formats: those changes stay here."""
+
+    def __init__(self) -> None:
+        super().__init__("warnings")
+
+    def simplefilter(self, *args: Any, **kwargs: Any) -> None:
+        """Ignored: the caller's filters stay in force."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(warnings, name)
+
+
+def delta_indices(
+    results: SweepResults, outcome: str, *, num_resamples: int = 100, conf_level: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Borgonovo's moment-independent delta and first-order indices (SALib's delta method).
+
+    For random designs (LHS) and any design that spreads points over the space.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: the factor paths. Columns ``delta_raw`` (Borgonovo's estimate from given data),
+        ``delta_balanced`` (with its small-sample bias reduced), ``S1`` (first-order index
+        from the same data), each with its bootstrap half-width ``*_conf``.
+    """
+    results = _check_results(results)
+    conf_level = _check_level(conf_level)
+    seed = _check_seed(seed)
+    if isinstance(num_resamples, bool) or not isinstance(num_resamples, int) or num_resamples < 2:
+        raise ValueError(f"num_resamples: {num_resamples!r} is not allowed (an int >= 2)")
+    x, sweep = _spread_design(results, "the delta method")
+    y = _point_means(results, outcome)
+    from SALib.analyze import delta as salib_delta
+
+    # SALib's delta would also reset the process's warning filters and format: it gets a
+    # warnings module of its own for the call.
+    with mock.patch.object(salib_delta, "np", _LocalRandomNumpy(seed)), \
+            mock.patch.object(salib_delta, "warnings", _OwnWarnings()), \
+            warnings.catch_warnings():
+        # SALib prints its bin merges as warnings and divides by zero on flat bins: neither is
+        # a problem of the user's data.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        indices = salib_delta.analyze(sweep.problem(), x, y, num_resamples=num_resamples,
+                                      conf_level=conf_level, seed=None)
+    names = ("delta_raw", "delta_raw_conf", "delta_balanced", "delta_balanced_conf", "S1",
+             "S1_conf")
+    return _table(sweep, {name: indices[name] for name in names}, outcome, "delta",
+                  conf_level=conf_level)
+
+
+def pawn_indices(results: SweepResults, outcome: str, *, slices: int = 10) -> pd.DataFrame:
+    """PAWN indices (SALib): Kolmogorov-Smirnov distance of conditional outcome distributions.
+
+    The outcome's point means are split into ``slices`` slices along each factor; columns
+    ``minimum``, ``mean``, ``median``, ``maximum``, ``CV`` of the KS statistics (the median is
+    the usual index).
+    """
+    results = _check_results(results)
+    if isinstance(slices, bool) or not isinstance(slices, int) or slices < 2:
+        raise ValueError(f"slices: {slices!r} is not allowed (an int >= 2)")
+    x, sweep = _spread_design(results, "PAWN")
+    y = _point_means(results, outcome)
+    if y.size < 2 * slices:
+        raise ValueError(f"slices: {slices} slices need at least {2 * slices} design points "
+                         f"(the sweep has {y.size})")
+    from SALib.analyze import pawn as salib_pawn
+
+    indices = salib_pawn.analyze(sweep.problem(), x, y, S=slices, seed=None)  # deterministic
+    return _table(sweep, {name: indices[name] for name in ("minimum", "mean", "median",
+                                                            "maximum", "CV")},
+                  outcome, "pawn", slices=slices)
+
+
+def rbd_fast_indices(
+    results: SweepResults, outcome: str, *, harmonics: int = 10, num_resamples: int = 100,
+    conf_level: float = 0.95, seed: int = 0,
+) -> pd.DataFrame:
+    """First-order indices by RBD-FAST (SALib), with bootstrap intervals.
+
+    Columns ``S1`` and ``S1_conf``.
+    """
+    results = _check_results(results)
+    conf_level = _check_level(conf_level)
+    seed = _check_seed(seed)
+    if isinstance(harmonics, bool) or not isinstance(harmonics, int) or harmonics < 1:
+        raise ValueError(f"harmonics: {harmonics!r} is not allowed (an int >= 1)")
+    x, sweep = _spread_design(results, "RBD-FAST")
+    y = _point_means(results, outcome)
+    if y.size <= 2 * harmonics:
+        raise ValueError(f"harmonics: {harmonics} harmonics need more than {2 * harmonics} design "
+                         f"points (the sweep has {y.size})")
+    from SALib.analyze import rbd_fast as salib_rbd
+
+    indices = salib_rbd.analyze(sweep.problem(), x, y, M=harmonics, num_resamples=num_resamples,
+                                conf_level=conf_level, seed=np.random.default_rng(seed))
+    return _table(sweep, {"S1": indices["S1"], "S1_conf": indices["S1_conf"]}, outcome,
+                  "rbd_fast", conf_level=conf_level)
+
+
+def morris_indices(
+    results: SweepResults, outcome: str, *, num_resamples: int = 1000, conf_level: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """The Morris screen (SALib) of a Morris sweep.
+
+    Columns ``mu``, ``mu_star``, ``sigma`` and ``mu_star_conf``. Effects are on the unit axis
+    of each factor (the full range, or the listed values evenly).
+    """
+    results = _check_results(results)
+    conf_level = _check_level(conf_level)
+    seed = _check_seed(seed)
+    sweep = results.sweep
+    if sweep.design != "morris":
+        raise ValueError(f"results: the Morris screen needs a Morris design (design='morris'), "
+                         f"not '{sweep.design}'; for this design use {_FITS[sweep.design]}")
+    y = _point_means(results, outcome)
+    from SALib.analyze import morris as salib_morris
+
+    from cmo_sim.sweep.designs import MORRIS_LEVELS
+
+    indices = salib_morris.analyze(sweep.problem(), np.asarray(sweep.unit, dtype=np.float64), y,
+                                   num_resamples=num_resamples, conf_level=conf_level,
+                                   num_levels=MORRIS_LEVELS, seed=np.random.default_rng(seed))
+    return _table(sweep, {name: indices[name] for name in ("mu", "mu_star", "sigma",
+                                                            "mu_star_conf")},
+                  outcome, "morris", conf_level=conf_level, trajectories=sweep.samples)
+
+
+#: The method :func:`sensitivity` uses for each design.
+_DEFAULT_METHOD = {"sobol": "sobol", "morris": "morris", "grid": "elementary_effects",
+                   "lhs": "delta"}
+_METHODS = {"sobol": sobol_indices, "morris": morris_indices,
+            "elementary_effects": elementary_effects, "delta": delta_indices,
+            "pawn": pawn_indices, "rbd_fast": rbd_fast_indices}
+
+
+def sensitivity(results: SweepResults, outcome: str, *, method: str | None = None,
+                **options: Any) -> pd.DataFrame:
+    """Sensitivity of ``outcome`` by the method that fits the sweep's design (or ``method``).
+
+    sobol -> :func:`sobol_indices`, morris -> :func:`morris_indices`, grid ->
+    :func:`elementary_effects`, lhs -> :func:`delta_indices`; ``method`` (one of ``sobol``,
+    ``morris``, ``elementary_effects``, ``delta``, ``pawn``, ``rbd_fast``) chooses another, and
+    ``options`` go to it. The table's ``attrs["method"]`` names the method used.
+    """
+    results = _check_results(results)
+    if method is None:
+        design = results.sweep.design
+        if design not in _DEFAULT_METHOD:
+            raise ValueError(f"results: no sensitivity for a '{design}' design: "
+                             f"{_FITS.get(design, '')}")
+        method = _DEFAULT_METHOD[design]
+    if method not in _METHODS:
+        raise ValueError(f"method: {method!r} is not allowed (allowed: {', '.join(_METHODS)})")
+    table = _METHODS[method](results, outcome, **options)
+    table.attrs.setdefault("method", method)
     return table

@@ -4,7 +4,7 @@ Example::
 
     name: trust_vs_ambition
     base: ../voluntary_alliance.yaml      # relative to this file, or an inline scenario
-    design: grid                          # grid | lhs | sobol | list
+    design: grid                          # grid | lhs | sobol | morris | list
     samples: 5                            # grid: levels per range; lhs: points; sobol: base N
     replicates: 200
     vary:
@@ -40,7 +40,7 @@ class _SweepSchema(BaseModel):
     name: str = Field(default="sweep", min_length=1, max_length=120)
     description: str = Field(default="", max_length=2000)
     base: str | dict[str, Any]
-    design: Literal["grid", "lhs", "sobol", "list"] = "grid"
+    design: Literal["grid", "lhs", "sobol", "morris", "list"] = "grid"
     samples: int | None = Field(default=None, ge=1)
     replicates: int = Field(default=32, ge=1)
     design_seed: int = Field(default=0, ge=0)

@@ -32,8 +32,10 @@ from cmo_sim.scenario import (
 
 __all__ = ["DESIGNS", "Factor", "Sweep", "parse_factor", "scale", "unit_design"]
 
-Design = Literal["grid", "lhs", "sobol", "list"]
+Design = Literal["grid", "lhs", "sobol", "morris", "list"]
 DESIGNS: tuple[str, ...] = get_args(Design)
+#: Levels of each factor's axis in a Morris design (0, 1/3, 2/3, 1 on the unit axis).
+MORRIS_LEVELS = 4
 
 #: Paths a sweep may not vary: the sweep names its points and keeps the base's structure.
 _STRUCTURE = ("name", "description", "members", "timeline")
@@ -330,7 +332,10 @@ def unit_design(
     range (first factor slowest). lhs: ``samples`` points of a Latin hypercube
     (``scipy.stats.qmc``). sobol: SALib's Sobol/Saltelli sample with base ``samples`` (first and
     total order: ``samples * (factors + 2)`` points), which :func:`SALib.analyze.sobol.analyze`
-    can analyse. list: point ``k`` takes value ``k`` of every factor's list.
+    can analyse. morris: SALib's Morris sample of ``samples`` one-at-a-time trajectories on
+    :data:`MORRIS_LEVELS` levels (``samples * (factors + 1)`` points), for
+    :func:`SALib.analyze.morris.analyze`. list: point ``k`` takes value ``k`` of every factor's
+    list.
     """
     d = len(factors)
     if design == "grid":
@@ -353,6 +358,13 @@ def unit_design(
 
         problem = {"num_vars": d, "names": [f.path for f in factors], "bounds": [[0.0, 1.0]] * d}
         unit = salib_sobol.sample(problem, samples, calc_second_order=False, seed=seed)
+        return np.clip(unit, 0.0, 1.0)
+    if design == "morris":
+        from SALib.sample import morris as salib_morris
+
+        problem = {"num_vars": d, "names": [f.path for f in factors], "bounds": [[0.0, 1.0]] * d}
+        rng = np.random.default_rng(seed)  # a local generator for SALib's trajectories
+        unit = salib_morris.sample(problem, samples, num_levels=MORRIS_LEVELS, seed=rng)
         return np.clip(unit, 0.0, 1.0)
     raise ValueError(f"design: {design!r} is not allowed (allowed: {', '.join(DESIGNS)})")
 
@@ -396,9 +408,10 @@ def _check_samples(design: str, samples: Any, factors: Sequence[Factor]) -> int 
             )
         return _check_int("samples", samples, 2)
     if samples is None:
-        what = "points" if design == "lhs" else "base samples N (a power of 2 is best)"
+        what = {"lhs": "points", "morris": "trajectories (an int >= 2)"}.get(
+            design, "base samples N (a power of 2 is best)")
         raise ValueError(f"samples: the {design} design needs samples, the number of {what}")
-    samples = _check_int("samples", samples, 2 if design == "lhs" else 1)
+    samples = _check_int("samples", samples, 2 if design in ("lhs", "morris") else 1)
     if design == "sobol" and samples & (samples - 1):
         raise ValueError(
             f"samples: {samples} is not allowed for a Sobol design (a power of 2, e.g. "
@@ -420,10 +433,12 @@ class Sweep:
         "entry_point": ["funding_pressure", "innovation"]}``: a tuple is a continuous range
         ``(low, high)`` (add ``"log"`` for a log scale), a list is a set of values. Mappings
         ``{low, high, log}`` and ``{values}`` are accepted too (the sweep-file form).
-    design : "grid", "lhs", "sobol" or "list"
+    design : "grid", "lhs", "sobol", "morris" or "list"
         grid: full factorial (``samples`` levels per range); lhs: ``samples`` Latin-hypercube
         points; sobol: SALib's Sobol/Saltelli sample with base ``samples`` (a power of 2), for
-        :func:`cmo_sim.analysis.sobol_indices`; list: point ``k`` takes value ``k`` of every list.
+        :func:`cmo_sim.analysis.sobol_indices`; morris: ``samples`` Morris trajectories on four
+        levels, for :func:`cmo_sim.analysis.morris_indices`; list: point ``k`` takes value
+        ``k`` of every list.
     samples : int, optional
         See ``design``.
     replicates : int
