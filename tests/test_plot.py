@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+from scipy import stats  # noqa: E402
 
 import cmo_sim  # noqa: E402
 from cmo_sim import plot  # noqa: E402
@@ -402,3 +403,25 @@ def test_gallery_script_writes_every_figure(tmp_path, capsys):
         assert mimage.imread(path).shape[1] == 900
     for path in out.glob("*.png"):
         assert mimage.imread(path)[..., :3].var() > 0
+
+
+def test_survival_band_is_the_log_log_interval():
+    from cmo_sim.plot._summaries import _kaplan_meier
+
+    # 50 runs, one dissolved in month 5, the rest censored at month 24. Kaplan-Meier S = 0.98
+    # from month 5; Greenwood's variance S^2 d / (n (n - d)); the log-log interval is
+    # S ** exp(+-z se / (S |log S|)), z = 1.96 (Kalbfleisch & Prentice).
+    ended = np.r_[5.0, np.full(49, np.nan)]
+    months = np.arange(25)
+    in_place, low, high = _kaplan_meier(ended, 24, months)
+    s = 0.98
+    se = np.sqrt(s**2 * 1 / (50 * 49)) / (s * abs(np.log(s)))
+    z = stats.norm.ppf(0.975)
+    assert in_place[4] == 1.0 and in_place[5] == pytest.approx(s)
+    assert low[24] == pytest.approx(s ** np.exp(z * se), abs=1e-4)   # 0.866, not a Wald 0.941
+    assert high[24] == pytest.approx(s ** np.exp(-z * se), abs=1e-4)  # 0.997
+    assert low[24] == pytest.approx(0.866, abs=1e-3)
+    assert (low[:5] == 1.0).all() and (high[:5] == 1.0).all()  # nothing dissolved yet
+    # No dissolution at all: no band beyond the estimate.
+    none = _kaplan_meier(np.full(10, np.nan), 24, months)
+    assert all((part == 1.0).all() for part in none)

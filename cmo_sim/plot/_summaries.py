@@ -146,15 +146,42 @@ def _horizon(results) -> int | None:
     return int(steps) if steps is not None else None
 
 
+def _kaplan_meier(ended: np.ndarray, horizon: int, months: np.ndarray):
+    """Share still in place at each month, with its 95% log-log interval (scipy.stats.ecdf).
+
+    ``ended`` holds each run's month of dissolution (NaN for a run still in place, censored at
+    ``horizon``). Before the first dissolution the interval is undefined; it is 1 there.
+    """
+    import warnings
+
+    from scipy import stats
+
+    dissolved = np.isfinite(ended)
+    data = stats.CensoredData(uncensored=ended[dissolved],
+                              right=np.full(int((~dissolved).sum()), float(horizon)))
+    result = stats.ecdf(data)
+    in_place = result.sf.evaluate(months)
+    if not dissolved.any():
+        return in_place, in_place, in_place
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # undefined before the first event
+        band = result.sf.confidence_interval(0.95, method="log-log")
+        low, high = band.low.evaluate(months), band.high.evaluate(months)
+    before = months < np.nanmin(ended[dissolved])
+    low = np.where(before | ~np.isfinite(low), np.where(before, 1.0, low), low)
+    high = np.where(before | ~np.isfinite(high), 1.0, high)
+    return in_place, np.clip(np.nan_to_num(low, nan=0.0), 0, 1), np.clip(high, 0, 1)
+
+
 def survival(results, *, by: str = "scenario", ax=None):
     """Share of partnerships still in place over months, and dissolution by cause.
 
     The left panel shows, per group, the Kaplan-Meier estimate of the share still in place
-    (step curves with a 95% band). Every run is followed to the simulated horizon
-    (``results.meta["steps"]``), where runs still in place are censored, so the estimate is the
-    share of runs that have not dissolved by each month. The right panel splits dissolution by
-    cause: the cumulative share dissolved by trust collapse (solid) and by faith collapse
-    (dashed); in place + trust + faith = 1 at every month.
+    (step curves with a 95% log-log band from :func:`scipy.stats.ecdf`). Every run is followed
+    to the simulated horizon (``results.meta["steps"]``), where runs still in place are
+    censored, so the estimate is the share of runs that have not dissolved by each month. The
+    right panel splits dissolution by cause: the cumulative share dissolved by trust collapse
+    (solid) and by faith collapse (dashed); in place + trust + faith = 1 at every month.
 
     Parameters
     ----------
@@ -188,12 +215,9 @@ def survival(results, *, by: str = "scenario", ax=None):
         colour = group_colour(k)
         mine = keys == g
         n = int(mine.sum())
-        # Kaplan-Meier with censoring only at the horizon: the share not yet dissolved.
-        in_place = np.array([(~(ended[mine] <= m)).mean() for m in months])
-        half = 1.96 * np.sqrt(in_place * (1 - in_place) / n)
-        alive.fill_between(months, np.clip(in_place - half, 0, 1),
-                           np.clip(in_place + half, 0, 1), step="post", color=colour,
-                           alpha=0.15, linewidth=0)
+        in_place, low, high = _kaplan_meier(ended[mine], steps, months)
+        alive.fill_between(months, low, high, step="post", color=colour, alpha=0.15,
+                           linewidth=0)
         alive.step(months, in_place, where="post", color=colour, linewidth=2,
                    label=f"{g} (n={n})")
         for name, style in _CAUSE_STYLES.items():
