@@ -98,6 +98,26 @@ def test_trajectories_draws_two_bands_and_a_median_per_scenario(results, tmp_pat
     np.testing.assert_allclose(median, expected)
 
 
+def test_trajectories_can_show_only_partnerships_still_in_place(results, tmp_path):
+    traj = results.trajectories
+    first = traj["scenario"].values == NAMES[0]
+    synergy = traj["synergy"].values[first]
+    alive = traj["active"].astype(int).sum("member").values[first] >= 2
+    assert (~alive[:, -1]).any() and alive[:, -1].any()  # some dissolved, some still going
+    fig = plot.trajectories(results, "synergy", alive_only=True)
+    rendered(fig, tmp_path)
+    median = fig.axes[0].lines[0].get_ydata()
+    expected = [np.median(synergy[alive[:, m], m]) for m in range(synergy.shape[1])]
+    np.testing.assert_allclose(median, expected)
+    title = fig.axes[0].get_legend().get_title().get_text()
+    assert "partnerships still in place at each month" in title
+    default = plot.trajectories(results, "synergy")
+    assert "all runs; dissolved ones at their last values" in (
+        default.axes[0].get_legend().get_title().get_text())
+    with pytest.raises(ValueError, match="alive_only: 'yes' is not allowed"):
+        plot.trajectories(results, "synergy", alive_only="yes")
+
+
 def test_trajectories_validates_arguments(results):
     with pytest.raises(ValueError, match="variables: 'trsut' is not allowed.*synergy"):
         plot.trajectories(results, ("trsut",))

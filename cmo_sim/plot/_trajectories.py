@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -37,8 +38,13 @@ def recorded_trajectories(results):
 
 
 def trajectories(results, variables: Sequence[str] = ("trust", "synergy"), *,
-                 by: str = "scenario", ax=None):
+                 by: str = "scenario", alive_only: bool = False, ax=None):
     """Fan charts (median, 50% and 90% bands) over months, one panel per variable.
+
+    By default every run counts at every month, a dissolved partnership at the values it had
+    when it dissolved (the figure says so); ``alive_only=True`` counts at each month only the
+    partnerships still in place then (at least two members), so the bands describe the
+    partnerships that are still going.
 
     Parameters
     ----------
@@ -48,6 +54,8 @@ def trajectories(results, variables: Sequence[str] = ("trust", "synergy"), *,
         Trajectory variables; member variables are averaged over members first.
     by : str
         A run coordinate to colour by (``"scenario"`` or ``"replicate"``).
+    alive_only : bool
+        Only partnerships still in place at each month.
     ax : matplotlib Axes or sequence of Axes, optional
         One per variable; a new figure otherwise.
 
@@ -66,16 +74,23 @@ def trajectories(results, variables: Sequence[str] = ("trust", "synergy"), *,
     check_choice("by", by, run_coords)
     fig, axes, created = panels(ax, len(variables), what=f"{len(variables)} variable(s)",
                                 figsize=(5.2 * len(variables), 3.8))
+    if not isinstance(alive_only, bool):
+        raise ValueError(f"alive_only: {alive_only!r} is not allowed (True or False)")
     groups = list(dict.fromkeys(traj[by].values.tolist()))
     months = traj["step"].values
+    # A partnership is in place at a month while at least two members are.
+    in_place = traj["active"].astype(int).sum("member").values >= 2
     for panel, name in zip(axes, variables, strict=True):
         data = traj[name].astype(float)
         if "member" in data.dims:
             data = data.mean("member", skipna=True)
+        values_all = np.where(in_place, data.values, np.nan) if alive_only else data.values
         for k, group in enumerate(groups):
-            values = data.values[traj[by].values == group]
+            values = values_all[traj[by].values == group]
             colour = group_colour(k)
-            q = np.nanquantile(values, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a month with none in place
+                q = np.nanquantile(values, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
             panel.fill_between(months, q[0], q[4], color=colour, alpha=0.15, linewidth=0)
             panel.fill_between(months, q[1], q[3], color=colour, alpha=0.3, linewidth=0)
             panel.plot(months, q[2], color=colour, linewidth=2, label=str(group))
@@ -83,8 +98,10 @@ def trajectories(results, variables: Sequence[str] = ("trust", "synergy"), *,
         panel.set_ylabel(TRAJECTORY_LABELS.get(name, name))
         panel.set_title(name)
         panel.grid(alpha=0.3)
-    axes[-1].legend(title=f"{by}\n(median; 50%, 90% bands)", fontsize=8, title_fontsize=8,
-                    loc="upper left", bbox_to_anchor=(1.02, 1))
+    shown = ("partnerships still in place at each month" if alive_only
+             else "all runs; dissolved ones at their last values")
+    axes[-1].legend(title=f"{by}\n(median; 50%, 90% bands)\n{shown}", fontsize=8,
+                    title_fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
     if created:
         fig.tight_layout()
     return fig
