@@ -308,6 +308,51 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 CONFORMANCE_FAILED = 2
 
 
+def _cmd_discover(args: argparse.Namespace) -> int:
+    from cmo_sim.analysis import discover
+    from cmo_sim.sweep import open_sweep
+
+    store = Path(args.store)
+    if not (store / "manifest.json").is_file():
+        raise UserError(f"{store}: no sweep store here (run 'cmo-sim sweep' first)")
+    if args.out is not None:
+        _check_output(Path(args.out))
+    results = open_sweep(store)
+    found = discover(results, args.outcome, threshold=args.threshold, above=not args.below,
+                     per=args.per, method=args.method, density=args.density)
+    meta = found.meta
+    side = "below" if args.below else "above"
+    print(f"{meta['outcome']} {side} {meta['threshold']:g}: {meta['of_interest']:.1%} of "
+          f"{meta['cases']} {meta['per']}s ({meta['method'].upper()})")
+    for k, box in enumerate(found.boxes[:args.boxes], start=1):
+        print(f"box {k}: {box}")
+        for factor, rules in box.rules.items():
+            if rules:
+                print(f"  {factor}: {', '.join(rules)}")
+    print("feature scores (extra trees):")
+    for factor, score in found.feature_scores.items():
+        print(f"  {factor:32s} {score:.3f}")
+    if args.out is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig = found.plot()
+        fig.savefig(args.out, dpi=110)
+        plt.close(fig)
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _check_output(path: Path) -> None:
+    """UserError unless ``path`` can be written as a figure (checked before any work)."""
+    if path.exists() and path.is_dir():
+        raise UserError(f"--out: {path} is a directory (give a file name such as box.png)")
+    if path.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise UserError(f"--out: {path} does not end in .png, .svg or .pdf")
+
+
 def _cmd_conformance(args: argparse.Namespace) -> int:
     from cmo_sim.analysis import conformance
 
@@ -452,6 +497,28 @@ def _parser() -> argparse.ArgumentParser:
     plot.add_argument("--y", default=None, help="regime_map: factor on the y axis")
     plot.add_argument("--dpi", type=_positive, default=110)
     plot.set_defaults(func=_cmd_plot)
+
+    find = sub.add_parser(
+        "discover", help="find the contexts in which an outcome happens (PRIM, CART)",
+        description="Scenario discovery on a sweep store: the box of contexts in which an "
+        "outcome is above (or below) a threshold, the theory's rules on each bounding factor, "
+        "and every factor's importance. Needs the EMA Workbench: pip install "
+        "'cmo-sim[discovery]'.")
+    find.add_argument("store", metavar="STORE", help="sweep store made by 'cmo-sim sweep'")
+    find.add_argument("--outcome", default="dissolved",
+                      help="summary column (default dissolved: the share dissolved per point)")
+    find.add_argument("--threshold", type=float, default=0.5,
+                      help="a case is of interest above this value (default 0.5)")
+    find.add_argument("--below", action="store_true", help="of interest below the threshold")
+    find.add_argument("--per", choices=("point", "run"), default="point",
+                      help="cases: design points (means over replicates, default) or runs")
+    find.add_argument("--method", choices=("prim", "cart"), default="prim",
+                      help="prim (default) or cart")
+    find.add_argument("--density", type=float, default=0.8,
+                      help="PRIM: peel until this density (default 0.8)")
+    find.add_argument("--boxes", type=_positive, default=3, help="boxes to print (default 3)")
+    find.add_argument("--out", default=None, help="also draw the trajectory and box (.png)")
+    find.set_defaults(func=_cmd_discover)
 
     why = sub.add_parser(
         "explain", help="tell why one simulated partnership ended as it did",

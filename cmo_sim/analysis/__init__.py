@@ -1,6 +1,7 @@
-"""Analysis: CMO conformance of a theory, and sensitivity of sweep results for every design."""
+"""Analysis: CMO conformance of a theory, scenario discovery and sensitivity of sweep results."""
 
 from cmo_sim.analysis._conformance import ConformanceReport, conformance
+from cmo_sim.analysis._discovery import Discovery, DiscoveryBox, discover
 from cmo_sim.analysis.sensitivity import (
     SobolConvergenceWarning,
     delta_indices,
@@ -14,9 +15,12 @@ from cmo_sim.analysis.sensitivity import (
 
 __all__ = [
     "ConformanceReport",
+    "Discovery",
+    "DiscoveryBox",
     "SobolConvergenceWarning",
     "conformance",
     "delta_indices",
+    "discover",
     "elementary_effects",
     "morris_indices",
     "pawn_indices",

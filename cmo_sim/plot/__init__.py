@@ -6,6 +6,7 @@ returns the Figure, and works headless under the Agg backend.
 - :func:`trajectories`: fan charts of trajectory variables over months.
 - :func:`compare`: distributions of a summary outcome per scenario.
 - :func:`differences`: a paired comparison (:func:`cmo_sim.compare`), outcome by outcome.
+- :func:`discovery`: a scenario discovery's peeling trajectory and box.
 - :func:`survival`: share of partnerships still in place over months, dissolution by cause.
 - :func:`regime_map`: an outcome or the majority regime over two sweep factors.
 - :func:`sensitivity`: Sobol first-order and total indices.
@@ -14,6 +15,7 @@ returns the Figure, and works headless under the Agg backend.
 """
 
 from cmo_sim.plot._differences import differences
+from cmo_sim.plot._discovery import discovery
 from cmo_sim.plot._partnership import partnership
 from cmo_sim.plot._style import PALETTE
 from cmo_sim.plot._summaries import compare, survival
@@ -27,6 +29,7 @@ __all__ = [
     "classify_regimes",
     "compare",
     "differences",
+    "discovery",
     "partnership",
     "regime_map",
     "sensitivity",
