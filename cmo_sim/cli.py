@@ -345,6 +345,63 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     return 0
 
 
+def _change(text: str) -> dict:
+    """An argparse type: ``path=value[,path=value...]`` as a mapping of typed values."""
+    change = {}
+    for part in text.split(","):
+        path, sep, raw = part.partition("=")
+        if not sep or not path.strip() or not raw.strip():
+            raise argparse.ArgumentTypeError(
+                f"{part!r} is not 'context=value' (e.g. leadership=0.9)")
+        raw = raw.strip()
+        if raw.lower() in ("true", "false"):
+            value: object = raw.lower() == "true"
+        else:
+            try:
+                value = float(raw)
+            except ValueError:
+                value = raw
+        change[path.strip()] = value
+    return change
+
+
+def _cmd_levers(args: argparse.Namespace) -> int:
+    from cmo_sim import load_scenario
+    from cmo_sim.analysis import levers
+
+    scenario = load_scenario(args.scenario) if args.scenario else load_scenario(DEFAULT_SCENARIO)
+    if args.out is not None:
+        _check_output(Path(args.out))
+    report = levers(scenario, args.change, at=args.at, outcomes=args.outcomes, runs=args.runs,
+                    steps=args.steps, seed=args.seed, theory=args.theory,
+                    progress=not args.quiet)
+    first = report.meta["outcomes"][0]
+    print(f"levers for {scenario.name}: {args.runs} paired runs each, {args.steps} months, "
+          f"seed {args.seed}; ranked by {first}")
+    table = report.table.pivot_table(index=["rank", "lever", "month"], columns="outcome",
+                                     values="effect", sort=False).reset_index()
+    table = table.sort_values("rank")
+    ranking = report.ranking.set_index(["lever", "month"])
+    table[f"{first} 95% CI"] = [
+        f"[{ranking.loc[(row.lever, row.month), 'ci_low']:+.3f}, "
+        f"{ranking.loc[(row.lever, row.month), 'ci_high']:+.3f}]"
+        for row in table.itertuples()]
+    with pd.option_context("display.width", 160, "display.precision", 3,
+                           "display.max_columns", None):
+        print(table.to_string(index=False))
+    if args.out is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig = report.plot()
+        fig.savefig(args.out, dpi=110)
+        plt.close(fig)
+        print(f"wrote {args.out}")
+    return 0
+
+
 def _check_output(path: Path) -> None:
     """UserError unless ``path`` can be written as a figure (checked before any work)."""
     if path.exists() and path.is_dir():
@@ -519,6 +576,28 @@ def _parser() -> argparse.ArgumentParser:
     find.add_argument("--boxes", type=_positive, default=3, help="boxes to print (default 3)")
     find.add_argument("--out", default=None, help="also draw the trajectory and box (.png)")
     find.set_defaults(func=_cmd_discover)
+
+    lever = sub.add_parser(
+        "levers", help="rank context changes by their effect, and when to make them",
+        description="Pull each candidate change at each month on the scenario's timeline and "
+        "compare with the unchanged partnership on the same random numbers.")
+    lever.add_argument("scenario", nargs="?", metavar="SCENARIO",
+                       help="scenario YAML (default: a typical voluntary dyad)")
+    lever.add_argument("--change", type=_change, action="append", required=True,
+                       metavar="PATH=VALUE[,PATH=VALUE]",
+                       help="a candidate lever (repeat for several), e.g. leadership=0.9")
+    lever.add_argument("--at", type=_seed, nargs="+", default=[0, 6, 12, 24], metavar="MONTH",
+                       help="months at which to pull each lever (default 0 6 12 24)")
+    lever.add_argument("--outcomes", nargs="+", default=["dissolved", "performance"],
+                       help="outcomes; the first ranks the levers (default dissolved "
+                       "performance)")
+    lever.add_argument("--runs", type=_positive, default=1000)
+    lever.add_argument("--steps", type=_positive, default=120)
+    lever.add_argument("--seed", type=_seed, default=0)
+    _theory_option(lever)
+    lever.add_argument("--out", default=None, help="also draw the levers (.png)")
+    lever.add_argument("--quiet", action="store_true", help="no progress bar")
+    lever.set_defaults(func=_cmd_levers)
 
     why = sub.add_parser(
         "explain", help="tell why one simulated partnership ended as it did",

@@ -7,6 +7,7 @@ returns the Figure, and works headless under the Agg backend.
 - :func:`compare`: distributions of a summary outcome per scenario.
 - :func:`differences`: a paired comparison (:func:`cmo_sim.compare`), outcome by outcome.
 - :func:`discovery`: a scenario discovery's peeling trajectory and box.
+- :func:`levers`: which context change, made when, moves an outcome most.
 - :func:`survival`: share of partnerships still in place over months, dissolution by cause.
 - :func:`regime_map`: an outcome or the majority regime over two sweep factors.
 - :func:`sensitivity`: Sobol first-order and total indices.
@@ -16,6 +17,7 @@ returns the Figure, and works headless under the Agg backend.
 
 from cmo_sim.plot._differences import differences
 from cmo_sim.plot._discovery import discovery
+from cmo_sim.plot._levers import levers
 from cmo_sim.plot._partnership import partnership
 from cmo_sim.plot._style import PALETTE
 from cmo_sim.plot._summaries import compare, survival
@@ -30,6 +32,7 @@ __all__ = [
     "compare",
     "differences",
     "discovery",
+    "levers",
     "partnership",
     "regime_map",
     "sensitivity",
