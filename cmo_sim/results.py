@@ -20,7 +20,7 @@ from cmo_sim.core.runner import MEMBER_VARIABLES, RunOutput
 from cmo_sim.core.state import CAUSE_NAMES, COUNTERS
 from cmo_sim.params import Params
 
-__all__ = ["SUMMARY_COLUMNS", "Results", "open_results"]
+__all__ = ["SUMMARY_COLUMNS", "SUMMARY_FIELDS", "Results", "open_results"]
 
 #: Columns of ``Results.summary`` in order.
 SUMMARY_COLUMNS = (
@@ -96,6 +96,36 @@ def trajectories_dataset(
         },
     )
 
+
+#: Meaning and unit of every per-run summary column (and of a sweep's ``point``), written into
+#: Parquet field metadata and Zarr attributes so other tools can read them.
+SUMMARY_FIELDS: dict[str, tuple[str, str]] = {
+    "run": ("run index within the results", "1"),
+    "point": ("design point of a sweep", "1"),
+    "scenario": ("scenario name", ""),
+    "replicate": ("replicate index: replicate r of every scenario or point shares its random "
+                  "numbers", "1"),
+    "n_members": ("member organisations at the start", "count"),
+    "dissolved": ("the partnership dissolved within the simulated months", "bool"),
+    "dissolved_at": ("month (0-based step) in which the partnership dissolved; -1 if it did not",
+                     "month"),
+    "cause": ("what dissolved it: trust (inter-organisational) or faith (intra-organisational) "
+              "collapse; none", ""),
+    "performance": ("cumulative achievement discounted by inertia", "ambition units"),
+    "synergy_mean": ("mean synergy over the months the partnership was in place", "[0, 1]"),
+    "synergy_final": ("synergy at the end (or when it dissolved)", "[0, 1]"),
+    "trust_final": ("mean trust between the members in place at the end", "[0, 1]"),
+    "faith_final": ("mean faith of the members in place at the end", "[0, 1]"),
+    "members_final": ("members in place at the end (before dissolution, if it dissolved)",
+                      "count"),
+    "conflicts": ("conflicts that broke out", "count"),
+    "constructive": ("conflicts resolved constructively", "count"),
+    "destructive": ("conflicts resolved destructively", "count"),
+    "successes": ("months whose task succeeded", "count"),
+    "failures": ("months whose task failed", "count"),
+    "dominations": ("months in which a member felt dominated", "count"),
+    "exits": ("members that left", "count"),
+}
 
 _ATTRS = {
     "trust": "mean trust each member gives to the other original members [0, 1]",

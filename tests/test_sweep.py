@@ -458,7 +458,7 @@ def test_sweep_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_path)
 MID_WRITE_KILL_SCRIPT = """
 import json, os, signal, sys
 from pathlib import Path
-import pandas as pd
+import pyarrow.parquet as pq
 import xarray as xr
 from cmo_sim import Sweep, run_sweep
 
@@ -484,7 +484,7 @@ def drop_data_files(path):
             if item.is_file():
                 item.unlink()
 
-pd.DataFrame.to_parquet = dies_on_third(pd.DataFrame.to_parquet, cut_in_half)
+pq.write_table = dies_on_third(pq.write_table, cut_in_half)
 xr.Dataset.to_zarr = dies_on_third(xr.Dataset.to_zarr, drop_data_files)
 spec = json.loads(sys.argv[1])
 run_sweep(Sweep.from_spec(spec), steps=24, store=sys.argv[2], chunk_runs=8, progress=False)
@@ -681,3 +681,47 @@ def test_cli_sweep_prints_the_sensitivity_of_its_design(tmp_path, capsys, design
     assert title in out
     if design == "sobol":  # 8 base samples: the intervals are wide, and the output says so
         assert "note: Sobol indices of 'performance' look unconverged" in out
+
+
+READ_WITHOUT_CMO_SIM = """
+import json, sys
+import pyarrow.parquet as pq
+import zarr
+assert "cmo_sim" not in sys.modules
+table = pq.read_table(sys.argv[1])
+fields = {f.name: {k.decode(): v.decode() for k, v in (f.metadata or {}).items()}
+          for f in table.schema}
+sweep = json.loads(table.schema.metadata[b"cmo_sim_sweep"])
+group = zarr.open_group(sys.argv[2], mode="r")
+print(json.dumps({"columns": table.column_names, "fields": fields,
+                  "history": table.column("history").to_pylist(),
+                  "point": table.column("point").to_pylist(), "factors": sweep["sweep"]["factors"],
+                  "zarr_units": dict(group["performance"].attrs),
+                  "zarr_history": group["history"][:].tolist()}))
+assert "cmo_sim" not in sys.modules
+"""
+
+
+def test_sweep_chunks_describe_themselves_to_other_tools(tmp_path):
+    sweep = small_sweep(replicates=2)
+    run_sweep(sweep, store=tmp_path / "s.parquet", chunk_runs=16, **QUICK)
+    run_sweep(sweep, store=tmp_path / "s.zarr", chunk_runs=16, **QUICK)
+    done = subprocess.run([sys.executable, "-c", READ_WITHOUT_CMO_SIM,
+                           str(tmp_path / "s.parquet" / "chunk-00000.parquet"),
+                           str(tmp_path / "s.zarr" / "chunk-00000.zarr")],
+                          capture_output=True, text=True, check=True)
+    seen = json.loads(done.stdout)
+    # Each run carries its point's design values, and every column its meaning and unit.
+    assert {"history", "members[1].size", "entry_point"} <= set(seen["columns"])
+    expected = sweep.values["history"].to_numpy()[np.array(seen["point"])]
+    np.testing.assert_allclose(seen["history"], expected)
+    assert seen["fields"]["performance"] == {
+        "description": "cumulative achievement discounted by inertia", "units": "ambition units"}
+    assert seen["fields"]["dissolved_at"]["units"] == "month"
+    assert "sweep factor 'history'" in seen["fields"]["history"]["description"]
+    assert [f["path"] for f in seen["factors"]] == list(sweep.paths)
+    assert seen["zarr_units"]["units"] == "ambition units"
+    np.testing.assert_allclose(seen["zarr_history"], expected)
+    # cmo-sim reads the same stores back unchanged.
+    pd.testing.assert_frame_equal(open_sweep(tmp_path / "s.parquet").summary,
+                                  open_sweep(tmp_path / "s.zarr").summary)

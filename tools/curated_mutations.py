@@ -116,8 +116,8 @@ MUTATIONS = (
     ),
     Mutation(
         "parquet_non_atomic", "cmo_sim/sweep/store.py",
-        "_write_atomic(target, lambda tmp: output.summary.to_parquet(tmp, index=False))",
-        "output.summary.to_parquet(target, index=False)",
+        "_write_atomic(target, lambda tmp: pq.write_table(table, tmp))",
+        "pq.write_table(table, target)",
         ("tests/test_sweep.py",), "Parquet chunks written in place (a kill leaves half a chunk)",
     ),
     Mutation(

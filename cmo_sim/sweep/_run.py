@@ -190,7 +190,7 @@ def run_sweep(
         tasks = _tasks(sweep, todo, chunk, steps, seed_int, theory, record)
         for output in runner.map(tasks):
             if target is not None:
-                target.write(output)
+                target.write(output, design=sweep.values)
             else:
                 outputs[output.index] = output
             if bar is not None:

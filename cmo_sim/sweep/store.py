@@ -26,9 +26,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import xarray as xr
 
-from cmo_sim.results import _atomic_dir
+from cmo_sim.results import SUMMARY_FIELDS, _atomic_dir
 from cmo_sim.sweep.executors import ChunkOutput, tidy_chunk
 from cmo_sim.theory import Theory
 
@@ -231,15 +233,22 @@ class SweepStore:
                 found.add(int(match.group(1)))
         return sorted(found)
 
-    def write(self, output: ChunkOutput) -> None:
-        """Write one finished chunk atomically."""
+    def write(self, output: ChunkOutput, design: pd.DataFrame | None = None) -> None:
+        """Write one finished chunk atomically.
+
+        ``design`` (the sweep's design values, one row per point) adds each run's factor
+        values as columns, so that a chunk file describes itself to any reader; every column
+        carries its meaning and unit (Parquet field metadata, Zarr attributes).
+        """
         target = self._chunk_path(output.index)
         if self.format == "parquet":
-            _write_atomic(target, lambda tmp: output.summary.to_parquet(tmp, index=False))
+            table = _parquet_table(output.summary, design, self.manifest)
+            _write_atomic(target, lambda tmp: pq.write_table(table, tmp))
             return
 
         def write(tmp: Path) -> None:
-            _chunk_dataset(output).to_zarr(tmp / "chunk.zarr", mode="w", consolidated=False)
+            _chunk_dataset(output, design).to_zarr(tmp / "chunk.zarr", mode="w",
+                                                   consolidated=False)
 
         _atomic_dir(target, write, inner="chunk.zarr")
 
@@ -274,11 +283,48 @@ def _save_npy(path: Path, unit: np.ndarray) -> None:
         np.save(handle, np.ascontiguousarray(unit, dtype="<f8"), allow_pickle=False)
 
 
-def _chunk_dataset(output: ChunkOutput) -> xr.Dataset:
+def _with_design(summary: pd.DataFrame, design: pd.DataFrame | None) -> pd.DataFrame:
+    """The chunk's summary with each run's design values as columns (after the summary's)."""
+    if design is None:
+        return summary
+    values = design.loc[summary["point"].to_numpy()].reset_index(drop=True)
+    values.index = summary.index
+    return pd.concat([summary, values], axis=1)
+
+
+def _field_description(name: str) -> tuple[str, str]:
+    """Meaning and unit of a chunk column: a summary column or a design factor."""
+    if name in SUMMARY_FIELDS:
+        return SUMMARY_FIELDS[name]
+    return (f"design value of the sweep factor '{name}'", "")
+
+
+def _parquet_table(summary: pd.DataFrame, design: pd.DataFrame | None,
+                   manifest: Mapping[str, Any]) -> pa.Table:
+    frame = _with_design(summary, design)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    fields = []
+    for schema_field in table.schema:
+        meaning, unit = _field_description(schema_field.name)
+        fields.append(schema_field.with_metadata({"description": meaning, "units": unit}))
+    metadata = dict(table.schema.metadata or {})
+    metadata[b"cmo_sim_sweep"] = json.dumps(
+        {key: manifest.get(key) for key in ("sweep", "steps", "seed", "theory", "record")},
+        default=str).encode()
+    return table.cast(pa.schema(fields, metadata=metadata))
+
+
+def _chunk_dataset(output: ChunkOutput, design: pd.DataFrame | None = None) -> xr.Dataset:
     """One chunk as a Dataset: summary columns along ``run``, trajectories as ``traj_<name>``."""
-    frame = output.summary.copy()
-    frame["cause"] = frame["cause"].astype(str).astype(object)  # variable-length strings
+    frame = _with_design(output.summary.copy(), design)
+    for column in frame.columns:
+        if frame[column].dtype == object or isinstance(frame[column].dtype,
+                                                       pd.CategoricalDtype):
+            frame[column] = frame[column].astype(str).astype(object)  # variable-length strings
     ds = frame.set_index("run").to_xarray()
+    for name in ds.variables:
+        meaning, unit = _field_description(str(name))
+        ds[name].attrs.update(description=meaning, units=unit)
     if output.trajectories is not None:
         traj = output.trajectories.drop_vars(
             [c for c in ("point", "replicate", "scenario") if c in output.trajectories.coords]
