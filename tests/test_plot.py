@@ -445,3 +445,21 @@ def test_survival_band_is_the_log_log_interval():
     # No dissolution at all: no band beyond the estimate.
     none = _kaplan_meier(np.full(10, np.nan), 24, months)
     assert all((part == 1.0).all() for part in none)
+
+
+def test_sweep_results_plot_by_design_point_labelled_by_factor_values():
+    base = cmo_sim.load_scenario(SCENARIOS[0])
+    res = cmo_sim.run_sweep(
+        cmo_sim.Sweep(base, vary={"history": [-0.5, 0.5], "entry_point": ["innovation",
+                                                                          "policy_directive"]},
+                      design="grid", replicates=6), steps=24, record=6, progress=False)
+    expected = [f"history={h}, entry_point={e}" for h in (-0.5, 0.5)
+                for e in ("innovation", "policy_directive")]
+    fig = plot.trajectories(res, "trust")
+    assert legend_texts(fig.axes[-1]) == expected
+    fig = plot.survival(res)
+    assert legend_texts(fig.axes[0]) == [f"{label} (n=6)" for label in expected]
+    fig = plot.compare(res, "performance")
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == expected
+    # Plain results still group by scenario.
+    assert plot.compare(cmo_sim.simulate(SCENARIOS[0], runs=3, steps=6), "performance")

@@ -12,8 +12,10 @@ __all__ = [
     "OUTCOME_LABELS",
     "PALETTE",
     "check_choice",
+    "default_by",
     "factor_label",
     "group_colour",
+    "group_label",
     "months_to_dissolution",
     "panels",
     "summary_frame",
@@ -72,6 +74,26 @@ def summary_frame(source: Any, argument: str = "results") -> pd.DataFrame:
         f"{argument}: expected Results, SweepResults or a pandas DataFrame of per-run summaries "
         f"(got {type(source).__name__})"
     )
+
+
+def default_by(source: Any, by: str | None) -> str:
+    """The grouping column: ``by`` if given, else ``point`` for a sweep, ``scenario`` otherwise."""
+    if by is not None:
+        return by
+    return "point" if hasattr(source, "sweep") and hasattr(source, "design") else "scenario"
+
+
+def group_label(source: Any, by: str, group: Any) -> str:
+    """How a group is named in a legend: a sweep's point by its factor values."""
+    design = getattr(source, "design", None)
+    if by == "point" and isinstance(design, pd.DataFrame) and group in design.index:
+        row = design.loc[group]
+        return ", ".join(f"{name}={_short(value)}" for name, value in row.items())
+    return str(group)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float | np.floating) else str(value)
 
 
 def months_to_dissolution(summary: pd.DataFrame) -> np.ndarray:

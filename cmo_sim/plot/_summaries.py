@@ -8,7 +8,9 @@ import pandas as pd
 from cmo_sim.plot._style import (
     OUTCOME_LABELS,
     check_choice,
+    default_by,
     group_colour,
+    group_label,
     months_to_dissolution,
     panels,
     summary_frame,
@@ -51,7 +53,7 @@ def _horizontal_boxplot(ax, data, positions):
     return ax.boxplot(data, vert=False, **style)  # pragma: no cover - matplotlib < 3.10
 
 
-def compare(results, outcome: str, *, by: str = "scenario", ax=None):
+def compare(results, outcome: str, *, by: str | None = None, ax=None):
     """Distributions of one summary outcome per group: box plots over a strip of runs.
 
     Parameters
@@ -63,8 +65,9 @@ def compare(results, outcome: str, *, by: str = "scenario", ax=None):
         ``"dissolved_at"`` shows the months to dissolution of the dissolved runs and annotates
         each group's dissolved share; ``"dissolved"`` shows the share dissolved per group with a
         95% Wilson interval.
-    by : str
-        The summary column to group by (``"scenario"``).
+    by : str, optional
+        The summary column to group by: ``"scenario"`` for Results, ``"point"`` (labelled by its
+        factor values) for SweepResults by default.
     ax : matplotlib Axes, optional
 
     Returns
@@ -74,6 +77,7 @@ def compare(results, outcome: str, *, by: str = "scenario", ax=None):
     """
     summary = summary_frame(results)
     check_choice("outcome", outcome, _outcomes(summary))
+    by = default_by(results, by)
     groups = _groups(summary, by)
     fig, (panel,), created = panels(ax, 1, what="compare",
                                     figsize=(7.5, 1.2 + 0.42 * len(groups)))
@@ -111,7 +115,7 @@ def compare(results, outcome: str, *, by: str = "scenario", ax=None):
                 share = float(summary["dissolved"].to_numpy(bool)[keys == g].mean())
                 panel.text(1.01, positions[k], f"{share:.0%}", va="center", fontsize=8,
                            transform=panel.get_yaxis_transform(), clip_on=False)
-    panel.set_yticks(positions, [str(g) for g in groups])
+    panel.set_yticks(positions, [group_label(results, by, g) for g in groups])
     panel.set_ylim(-0.7, len(groups) - 0.3)
     panel.set_xlabel(label)
     panel.set_ylabel(by)
@@ -173,7 +177,7 @@ def _kaplan_meier(ended: np.ndarray, horizon: int, months: np.ndarray):
     return in_place, np.clip(np.nan_to_num(low, nan=0.0), 0, 1), np.clip(high, 0, 1)
 
 
-def survival(results, *, by: str = "scenario", ax=None):
+def survival(results, *, by: str | None = None, ax=None):
     """Share of partnerships still in place over months, and dissolution by cause.
 
     The left panel shows, per group, the Kaplan-Meier estimate of the share still in place
@@ -187,8 +191,9 @@ def survival(results, *, by: str = "scenario", ax=None):
     ----------
     results : Results
         With ``meta["steps"]`` and a summary with ``dissolved``, ``dissolved_at`` and ``cause``.
-    by : str
-        The summary column to group by (``"scenario"``).
+    by : str, optional
+        The summary column to group by: ``"scenario"`` for Results, ``"point"`` (labelled by its
+        factor values) for SweepResults by default.
     ax : sequence of two matplotlib Axes, optional
 
     Returns
@@ -204,6 +209,7 @@ def survival(results, *, by: str = "scenario", ax=None):
     for column in ("dissolved", "dissolved_at", "cause"):
         if column not in summary:
             raise ValueError(f"results: the summary has no '{column}' column")
+    by = default_by(results, by)
     groups = _groups(summary, by)
     fig, (alive, causes), created = panels(ax, 2, what="survival (in place, by cause)",
                                            figsize=(11, 4.6 + 0.18 * len(groups)))
@@ -219,7 +225,7 @@ def survival(results, *, by: str = "scenario", ax=None):
         alive.fill_between(months, low, high, step="post", color=colour, alpha=0.15,
                            linewidth=0)
         alive.step(months, in_place, where="post", color=colour, linewidth=2,
-                   label=f"{g} (n={n})")
+                   label=f"{group_label(results, by, g)} (n={n})")
         for name, style in _CAUSE_STYLES.items():
             by_cause = ended[mine & (cause == name)]
             incidence = np.array([(by_cause <= m).sum() for m in months]) / n

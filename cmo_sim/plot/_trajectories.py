@@ -7,7 +7,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from cmo_sim.plot._style import PALETTE, check_choice, group_colour, panels
+from cmo_sim.plot._style import (
+    PALETTE,
+    check_choice,
+    default_by,
+    group_colour,
+    group_label,
+    panels,
+)
 
 __all__ = ["PALETTE", "TRAJECTORY_LABELS", "trajectories"]
 
@@ -38,7 +45,7 @@ def recorded_trajectories(results):
 
 
 def trajectories(results, variables: Sequence[str] = ("trust", "synergy"), *,
-                 by: str = "scenario", alive_only: bool = False, ax=None):
+                 by: str | None = None, alive_only: bool = False, ax=None):
     """Fan charts (median, 50% and 90% bands) over months, one panel per variable.
 
     By default every run counts at every month, a dissolved partnership at the values it had
@@ -52,8 +59,9 @@ def trajectories(results, variables: Sequence[str] = ("trust", "synergy"), *,
         With trajectories recorded (``record="trajectory"`` or an int).
     variables : str or sequence of str
         Trajectory variables; member variables are averaged over members first.
-    by : str
-        A run coordinate to colour by (``"scenario"`` or ``"replicate"``).
+    by : str, optional
+        A run coordinate to colour by: ``"scenario"`` for Results, ``"point"`` (labelled by its
+        factor values) for SweepResults by default; or ``"replicate"``.
     alive_only : bool
         Only partnerships still in place at each month.
     ax : matplotlib Axes or sequence of Axes, optional
@@ -71,6 +79,7 @@ def trajectories(results, variables: Sequence[str] = ("trust", "synergy"), *,
     for name in variables:
         check_choice("variables", name, sorted(map(str, traj.data_vars)))
     run_coords = [str(c) for c in traj.coords if traj[c].dims == ("run",) and c != "run"]
+    by = default_by(results, by)
     check_choice("by", by, run_coords)
     fig, axes, created = panels(ax, len(variables), what=f"{len(variables)} variable(s)",
                                 figsize=(5.2 * len(variables), 3.8))
@@ -93,7 +102,8 @@ def trajectories(results, variables: Sequence[str] = ("trust", "synergy"), *,
                 q = np.nanquantile(values, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
             panel.fill_between(months, q[0], q[4], color=colour, alpha=0.15, linewidth=0)
             panel.fill_between(months, q[1], q[3], color=colour, alpha=0.3, linewidth=0)
-            panel.plot(months, q[2], color=colour, linewidth=2, label=str(group))
+            panel.plot(months, q[2], color=colour, linewidth=2,
+                       label=group_label(results, by, group))
         panel.set_xlabel("month [months]")
         panel.set_ylabel(TRAJECTORY_LABELS.get(name, name))
         panel.set_title(name)
