@@ -462,4 +462,5 @@ def test_sweep_results_plot_by_design_point_labelled_by_factor_values():
     fig = plot.compare(res, "performance")
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == expected
     # Plain results still group by scenario.
-    assert plot.compare(cmo_sim.simulate(SCENARIOS[0], runs=3, steps=6), "performance")
+    fig = plot.compare(cmo_sim.simulate(SCENARIOS[0], runs=3, steps=6), "performance")
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == [NAMES[0]]
