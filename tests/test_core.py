@@ -398,3 +398,42 @@ def test_mandate_adds_dominance_even_when_the_lead_is_smaller():
     # The larger member's trust in the (smaller) lead falls under a mandate; nothing rises.
     assert (state_m.trust[:, 1, 0] < state_v.trust[:, 1, 0]).all()
     assert (state_m.trust <= state_v.trust).all()
+
+
+# -- contracts the engine comparison cannot see ---------------------------------------------------
+def test_recorded_trajectories_keep_their_types():
+    # Membership is a flag and conflicts a count in every recorded month, as in the state.
+    out = run(compile_params([TYPICAL], replicates=3), 12, "trajectory")
+    assert out.trajectories["active"].dtype == np.bool_
+    assert out.trajectories["conflict_events"].dtype == np.int64
+    assert out.trajectories["trust"].dtype == np.float64
+
+
+def test_a_scheduled_shared_vision_resets_the_vision_once_then_it_moves_on():
+    # Combative leadership in a mandated, low-trust partnership raises shared vision month by
+    # month; a timeline change sets it at its month only, and it moves on from there.
+    mandated = cmo_sim.load_scenario({
+        "name": "m", "mandated": True, "leadership": 0.05, "history": 0.0,
+        "members": [{}, {}], "timeline": [{"step": 5, "changes": {"shared_vision": 0.2}}],
+    })
+    params = compile_params([mandated], replicates=100)
+    out = run(params, 12, "trajectory")
+    alive = out.trajectories["active"][:, 12].sum(axis=1) >= 2  # still going at month 12
+    assert alive.sum() >= 20, alive.sum()
+    vision = out.trajectories["vision"][alive]
+    # Month 6 holds the state after step 5: reset to 0.2, then nudged up by at most
+    # vision_rate x 2 x 0.45 x 2 x 0.5 = 0.027 (mean trust >= 0) in that step.
+    assert np.all((vision[:, 6] >= 0.2) & (vision[:, 6] <= 0.2 + 0.027))
+    moved = vision[:, 12] > vision[:, 6]
+    assert moved.mean() > 0.5, moved.mean()  # it keeps rising after the change
+
+
+def test_compile_params_refuses_bad_arguments_with_their_messages():
+    with pytest.raises(ValueError, match=r"^scenarios: at least one scenario is needed$"):
+        compile_params([], replicates=2)
+    with pytest.raises(ValueError, match=r"^scenarios: 'x' is not a Scenario \(use load_scenario\)$"):
+        compile_params(["x"], replicates=2)
+    with pytest.raises(ValueError, match=r"^replicates: give a positive count or a non-empty list"):
+        compile_params([TYPICAL], replicates=[])
+    with pytest.raises(ValueError, match=r"^n_members: 1 is less than the largest scenario \(2\)$"):
+        compile_params([TYPICAL], replicates=1, n_members=1)
