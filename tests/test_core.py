@@ -431,7 +431,8 @@ def test_a_scheduled_shared_vision_resets_the_vision_once_then_it_moves_on():
 def test_compile_params_refuses_bad_arguments_with_their_messages():
     with pytest.raises(ValueError, match=r"^scenarios: at least one scenario is needed$"):
         compile_params([], replicates=2)
-    with pytest.raises(ValueError, match=r"^scenarios: 'x' is not a Scenario \(use load_scenario\)$"):
+    with pytest.raises(ValueError,
+                       match=r"^scenarios: 'x' is not a Scenario \(use load_scenario\)$"):
         compile_params(["x"], replicates=2)
     with pytest.raises(ValueError, match=r"^replicates: give a positive count or a non-empty list"):
         compile_params([TYPICAL], replicates=[])
