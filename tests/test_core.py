@@ -438,3 +438,14 @@ def test_compile_params_refuses_bad_arguments_with_their_messages():
         compile_params([TYPICAL], replicates=[])
     with pytest.raises(ValueError, match=r"^n_members: 1 is less than the largest scenario \(2\)$"):
         compile_params([TYPICAL], replicates=1, n_members=1)
+
+
+def test_cultural_convergence_never_overshoots_the_centre():
+    # culture_pull is clipped to at most 1: members move at most all the way to their common
+    # centre, never past it, however strong a theory makes inclusive integration.
+    scenario = cmo_sim.load_scenario({"name": "c", "leadership": 1.0, "history": 0.8,
+                                      "members": [{"culture": 0.1}, {"culture": 0.9}]})
+    strong = THEORY.with_weights({"culture.inclusive_integration": 40.0})  # pull 1.2 unclipped
+    params = compile_params([scenario], replicates=4, theory=strong)
+    state = step(init(params), params, 0)
+    np.testing.assert_allclose(state.culture, 0.5)  # at the centre after one month
