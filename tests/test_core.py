@@ -449,3 +449,18 @@ def test_cultural_convergence_never_overshoots_the_centre():
     params = compile_params([scenario], replicates=4, theory=strong)
     state = step(init(params), params, 0)
     np.testing.assert_allclose(state.culture, 0.5)  # at the centre after one month
+
+
+def test_a_timeline_change_of_one_members_attribute_reaches_that_member_only():
+    scenario = cmo_sim.load_scenario({
+        "name": "t", "members": [{"flexibility": 0.2}, {"flexibility": 0.3}, {}],
+        "timeline": [{"step": 3, "changes": {"members[1].flexibility": 0.9}},
+                     {"step": 6, "changes": {"leadership": 0.1}}],
+    })
+    params = compile_params([scenario], replicates=2)
+    before, after, later = (params.contexts_at(t) for t in (2, 3, 6))
+    np.testing.assert_array_equal(before.flexibility[0], [0.2, 0.3, 0.5])
+    np.testing.assert_array_equal(after.flexibility[0], [0.2, 0.9, 0.5])
+    np.testing.assert_array_equal(later.flexibility[0], [0.2, 0.9, 0.5])  # it stays changed
+    assert later.leadership[0] == 0.1 and after.leadership[0] == 0.5
+    np.testing.assert_array_equal(params.contexts.flexibility[0], [0.2, 0.3, 0.5])
