@@ -309,3 +309,23 @@ def test_streams_are_independent_at_lagged_steps(first: Stream, second: Stream, 
         assert not np.any(x == y)  # 100k equal draws by chance: probability ~ 1e5 x 2**-53
         assert abs(corr(x, y)) < CORR_TOL
         assert abs(corr(x < 0.5, y < 0.5)) < CORR_TOL
+
+
+def _splitmix64_finaliser(z: int) -> int:
+    """The SplitMix64 output function as published (Steele, Lea & Flood 2014; Vigna's
+    splitmix64.c): the reference the engine's hash must equal, bit for bit."""
+    mask = (1 << 64) - 1
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+    return z ^ (z >> 31)
+
+
+def test_the_hash_is_the_published_splitmix64_finaliser():
+    from cmo_sim.rng import _mix, _mix_int
+
+    values = [0, 1, 2**32, 2**63, 2**64 - 1, 0x9E3779B97F4A7C15, 12345678901234567]
+    values += [int(v) for v in np.random.default_rng(7).integers(0, 2**63, 50)]
+    for value in values:
+        assert _mix_int(value) == _splitmix64_finaliser(value), value
+    array = np.array(values, dtype=np.uint64)
+    assert [int(v) for v in _mix(array)] == [_splitmix64_finaliser(v) for v in values]

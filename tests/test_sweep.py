@@ -725,3 +725,17 @@ def test_sweep_chunks_describe_themselves_to_other_tools(tmp_path):
     # cmo-sim reads the same stores back unchanged.
     pd.testing.assert_frame_equal(open_sweep(tmp_path / "s.parquet").summary,
                                   open_sweep(tmp_path / "s.zarr").summary)
+
+
+def test_store_path_refusals_say_why_in_full(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(ValueError, match=rf"^store: {afile} exists and is not a directory$"):
+        run_sweep(small_sweep(1), store=afile, **QUICK)
+    path = tmp_path / "s.parquet"
+    run_sweep(small_sweep(1), store=path, **QUICK)
+    with pytest.raises(ValueError) as refused:
+        run_sweep(small_sweep(1), store=path, seed=5, **QUICK)
+    assert str(refused.value) == (
+        f"store: {path} was made by a different sweep (seed differs (store: 0, this run: 5)); "
+        "it is not resumed or mixed: use a new store path, or run the sweep that made it")
