@@ -9,10 +9,13 @@ score with a 95% Wilson interval, then lists every mutant that survived, for rev
     python tools/mutation_sample.py --size 600 --seed 1
     mutmut show <name>                               # the diff of one survivor
 
-A mutant counts as killed when a test fails (or the run times out: the mutant made the engine
-hang); as surviving when every test passes; mutants no selected test executes count as
-surviving too ("no tests"). Results stay in ``mutants/`` (mutmut's own cache, git-ignored), so a
-second call with the same sample only runs what is missing.
+A mutant counts as killed when a test fails; as surviving when every test passes; mutants no
+selected test executes count as surviving too ("no tests"). A mutant whose tests outrun mutmut's
+time limit is listed as a timeout, apart: it may hang the engine, or it may be a survivor on a
+busy machine, so it is not counted as killed; check each with ``mutmut run <name>`` on an idle
+machine (raise ``timeout_multiplier`` in pyproject.toml if it times out again). Results stay in
+``mutants/`` (mutmut's own cache, git-ignored), so a second call with the same sample only runs
+what is missing.
 """
 
 from __future__ import annotations
@@ -78,23 +81,29 @@ def main(argv: list[str] | None = None) -> int:
     codes = _all_mutants()
     status = {name: KILLED.get(codes[name]) or SURVIVED.get(codes[name]) or
               f"other ({codes[name]})" for name in sample}
-    killed = sum(s in ("killed", "timeout") for s in status.values())
+    killed = sum(s == "killed" for s in status.values())
+    timeouts = sorted(name for name, s in status.items() if s == "timeout")
     low, high = wilson(killed, len(sample))
     by_module: dict[str, list[int]] = {}
     for name, s in status.items():
         module = name.split(".x")[0].split(".xǁ")[0]
         counts = by_module.setdefault(module, [0, 0])
-        counts[0] += s in ("killed", "timeout")
+        counts[0] += s == "killed"
         counts[1] += 1
     print(f"\nsample: {len(sample)} of {len(names)} mutants (seed {args.seed})")
     for module, (k, n) in sorted(by_module.items()):
         print(f"  {module:28s} {k:4d} of {n:4d} killed")
-    print(f"score: {killed} of {len(sample)} killed = {killed / len(sample):.1%} "
-          f"(95% interval {low:.1%} .. {high:.1%})")
+    print(f"killed: {killed} of {len(sample)} = {killed / len(sample):.1%} (95% interval "
+          f"{low:.1%} .. {high:.1%}); timeouts: {len(timeouts)} (check each, see above)")
     survivors = sorted(name for name, s in status.items() if s not in ("killed", "timeout"))
-    print(f"\nnot killed ({len(survivors)}):")
+    print(f"\nnot killed ({len(survivors)}), to review (kill with a test, or note why the "
+          "mutant is equivalent):")
     for name in survivors:
         print(f"  {status[name]:9s} {name}")
+    if timeouts:
+        print(f"\ntimeouts ({len(timeouts)}):")
+        for name in timeouts:
+            print(f"  {name}")
     return 0
 
 
