@@ -142,8 +142,7 @@ def compare(
     if unknown or not names:
         raise ValueError(f"outcomes: {unknown or names!r} not allowed (allowed: "
                          f"{', '.join(_COMPARABLE)})")
-    if isinstance(level, bool) or not isinstance(level, int | float) or not 0 < level < 1:
-        raise ValueError(f"level: {level!r} is not allowed (a number in (0, 1))")
+    level = check_level(level)
     kinds = {_kind(a), _kind(b)}
     if len(kinds) != 1:
         raise ValueError(f"a, b: compare two theories, two scenarios or two Results (got a "
@@ -178,6 +177,33 @@ def compare(
         second = _relabel(second, f"{labels[0]} -> {labels[1]}")
         seed_used, steps_used = first.meta["seed"], steps
     return _paired(first, second, names, level, labels, seed_used, steps_used)
+
+
+def check_level(level: Any) -> float:
+    """A confidence level in (0, 1); ValueError naming ``level`` otherwise."""
+    if isinstance(level, bool) or not isinstance(level, int | float) or not 0 < level < 1:
+        raise ValueError(f"level: {level!r} is not allowed (a number in (0, 1))")
+    return float(level)
+
+
+def paired_statistics(x: np.ndarray, y: np.ndarray, level: float) -> dict[str, float]:
+    """Mean paired difference ``y - x`` with its t interval, and what independence would give.
+
+    Returns ``mean_a``, ``mean_b``, ``difference``, ``ci_low``, ``ci_high``, ``pairs``,
+    ``sd_difference`` and ``independent_ci_half_width`` (the half-width of the interval of a
+    difference of two independent samples of the same size and spreads).
+    """
+    d = np.asarray(y, dtype=np.float64) - np.asarray(x, dtype=np.float64)
+    n = d.size
+    mean = float(d.mean()) if n else math.nan
+    sd = float(d.std(ddof=1)) if n > 1 else math.nan
+    t = float(stats.t.ppf(0.5 + level / 2, n - 1)) if n > 1 else math.nan
+    half = t * sd / math.sqrt(n) if n > 1 else math.inf
+    pooled = (math.sqrt((np.var(x, ddof=1) + np.var(y, ddof=1)) / n) if n > 1 else math.nan)
+    return {"mean_a": float(np.mean(x)) if n else math.nan,
+            "mean_b": float(np.mean(y)) if n else math.nan,
+            "difference": mean, "ci_low": mean - half, "ci_high": mean + half, "pairs": n,
+            "sd_difference": sd, "independent_ci_half_width": t * pooled}
 
 
 def _kind(value: Any) -> str:
@@ -232,22 +258,9 @@ def _paired(a: Results, b: Results, outcomes: list[str], level: float, labels, s
         for scenario in dict.fromkeys(left.index.get_level_values("scenario")):
             x = va.xs(scenario, level="scenario")
             y = vb.xs(scenario, level="scenario")
-            both = x.notna() & y.notna()
-            d = (y - x)[both].to_numpy()
-            n = d.size
-            mean = float(d.mean()) if n else math.nan
-            sd = float(d.std(ddof=1)) if n > 1 else math.nan
-            t = float(stats.t.ppf(0.5 + level / 2, n - 1)) if n > 1 else math.nan
-            half = t * sd / math.sqrt(n) if n > 1 else math.inf
-            pooled = math.sqrt((x[both].var(ddof=1) + y[both].var(ddof=1)) / n) if n > 1 \
-                else math.nan
-            rows.append({
-                "scenario": scenario, "outcome": outcome,
-                "mean_a": float(x[both].mean()) if n else math.nan,
-                "mean_b": float(y[both].mean()) if n else math.nan,
-                "difference": mean, "ci_low": mean - half, "ci_high": mean + half,
-                "pairs": n, "sd_difference": sd, "independent_ci_half_width": t * pooled,
-            })
+            both = (x.notna() & y.notna()).to_numpy()
+            rows.append({"scenario": scenario, "outcome": outcome,
+                         **paired_statistics(x.to_numpy()[both], y.to_numpy()[both], level)})
     table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
     meta = {"a": labels[0], "b": labels[1], "seed": seed, "steps": steps, "level": level,
             "runs": int(len(left))}

@@ -336,12 +336,7 @@ def _cmd_discover(args: argparse.Namespace) -> int:
         import matplotlib
 
         matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig = found.plot()
-        fig.savefig(args.out, dpi=110)
-        plt.close(fig)
-        print(f"wrote {args.out}")
+        return _save(found.plot(), Path(args.out), 110)
     return 0
 
 
@@ -393,12 +388,7 @@ def _cmd_levers(args: argparse.Namespace) -> int:
         import matplotlib
 
         matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig = report.plot()
-        fig.savefig(args.out, dpi=110)
-        plt.close(fig)
-        print(f"wrote {args.out}")
+        return _save(report.plot(), Path(args.out), 110)
     return 0
 
 

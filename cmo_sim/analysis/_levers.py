@@ -7,7 +7,6 @@ only through the change, so each effect comes with a narrow paired interval.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,8 +14,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from cmo_sim._compare import check_level, paired_statistics
 from cmo_sim._errors import ScenarioError
 from cmo_sim._simulate import as_scenarios, simulate
 from cmo_sim.scenario import Scenario, load_scenario
@@ -151,8 +150,7 @@ def levers(
     if unknown or not outcomes:
         raise ValueError(f"outcomes: {unknown or outcomes!r} not allowed (allowed: "
                          f"{', '.join(BETTER)})")
-    if isinstance(level, bool) or not isinstance(level, int | float) or not 0 < level < 1:
-        raise ValueError(f"level: {level!r} is not allowed (a number in (0, 1))")
+    level = check_level(level)
     scenarios = [base.with_values({"name": "unchanged"})]
     keys = []
     for name, change in named.items():
@@ -174,15 +172,11 @@ def levers(
         for outcome in outcomes:
             x = unchanged[outcome].astype(float)
             y = changed[outcome].astype(float).reindex(x.index)
-            d = (y - x).to_numpy()
-            n = d.size
-            mean = float(d.mean())
-            t = float(stats.t.ppf(0.5 + level / 2, n - 1))
-            half = t * float(d.std(ddof=1)) / math.sqrt(n)
-            independent = t * math.sqrt((x.var(ddof=1) + y.var(ddof=1)) / n)
-            rows.append({"lever": name, "month": month, "outcome": outcome, "effect": mean,
-                         "ci_low": mean - half, "ci_high": mean + half,
-                         "independent_ci_half_width": independent})
+            paired = paired_statistics(x.to_numpy(), y.to_numpy(), level)
+            rows.append({"lever": name, "month": month, "outcome": outcome,
+                         "effect": paired["difference"], "ci_low": paired["ci_low"],
+                         "ci_high": paired["ci_high"],
+                         "independent_ci_half_width": paired["independent_ci_half_width"]})
     table = pd.DataFrame(rows)
     first = outcomes[0]
     sign = -1.0 if BETTER[first] == "lower" else 1.0
