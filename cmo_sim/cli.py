@@ -454,6 +454,13 @@ def _parser() -> argparse.ArgumentParser:
         prog="cmo-sim",
         description="Simulate inter-organisational partnerships from a realist programme theory.",
     )
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        installed = version("cmo-sim")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        installed = "unknown"
+    parser.add_argument("--version", action="version", version=f"cmo-sim {installed}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="simulate scenarios and summarise",

@@ -357,3 +357,12 @@ def test_theory_show_takes_the_file_as_an_argument(
     assert out.splitlines()[-1] == "64 rules (mine)"
     row = next(line for line in out.splitlines() if line.split()[:1] == ["faith.trust"])
     assert row.split()[-1] == "0.0"
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"cmo-sim {version('cmo-sim')}"
