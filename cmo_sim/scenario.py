@@ -63,7 +63,7 @@ class Member(BaseModel):
     size: float = Field(
         default=1000.0, ge=1.0, le=1e7, description="Staff head-count (1 .. 10 million)."
     )
-    resources: float = _unit(0.5, "Capacity to give the partnership (seed 002: resourcing).")
+    resources: float = _unit(0.5, "Capacity to give the partnership (Pereira 2022: resourcing).")
     flexibility: float = _unit(0.5, "Organisational flexibility (review: Flexibility).")
     workforce_stability: float = _unit(0.5, "0 high churn .. 1 stable workforce.")
     staff_involvement: float = _unit(0.5, "Involvement of staff in partnership decisions.")
