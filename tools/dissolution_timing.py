@@ -36,14 +36,17 @@ def scenario(name: str) -> cmo_sim.Scenario:
 
 
 def timing(name: str, runs: int, seed: int, theory=None) -> tuple[float, float, float, list]:
-    """Share dissolved, mean dissolution month and its SE, annual hazards of years 1-5."""
+    """Share dissolved, mean dissolution month, its SE, and ``(hazard, at risk)`` by year.
+
+    Years 1-5; ``tests/test_calibration.py`` checks the docs with this function too.
+    """
     s = cmo_sim.simulate(scenario(name), runs=runs, seed=seed, theory=theory).summary
     dissolved, month = s["dissolved"].to_numpy(), s["dissolved_at"].to_numpy()
     year = np.where(dissolved, month // 12, 99)
     at_risk, hazards = runs, []
     for y in range(5):
         ended = int((year == y).sum())
-        hazards.append(ended / at_risk)
+        hazards.append((ended / at_risk, at_risk))
         at_risk -= ended
     ended_months = month[dissolved]
     return (float(dissolved.mean()), float(ended_months.mean()),
@@ -61,7 +64,7 @@ def main() -> None:
     for name in SCENARIOS:
         share, mean, se, hazards = timing(name, args.runs, args.seed)
         print(f"| {name} | {share:.4f} | {mean:.2f} ({se:.2f}) | "
-              + " | ".join(f"{h:.4f}" for h in hazards) + " |")
+              + " | ".join(f"{h:.4f}" for h, _ in hazards) + " |")
     theory = cmo_sim.load_theory()
     print("\n| dyad | threshold x factor | dissolved | mean month |")
     print("|---|---|---|---|")

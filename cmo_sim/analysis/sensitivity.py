@@ -59,6 +59,13 @@ def _check_results(results: Any) -> SweepResults:
     return results
 
 
+def _check_count(name: str, value: Any, low: int) -> int:
+    """An int >= ``low``; ValueError naming the argument otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        raise ValueError(f"{name}: {value!r} is not allowed (an int >= {low})")
+    return int(value)
+
+
 def _check_level(conf_level: Any) -> float:
     if isinstance(conf_level, bool) or not isinstance(conf_level, int | float) or not (
         0.0 < conf_level < 1.0
@@ -134,8 +141,7 @@ def sobol_indices(
             f"results: Sobol indices need a Sobol design (design='sobol'), not "
             f"'{sweep.design}'; for this design use {_FITS[sweep.design]}"
         )
-    if isinstance(num_resamples, bool) or not isinstance(num_resamples, int) or num_resamples < 2:
-        raise ValueError(f"num_resamples: {num_resamples!r} is not allowed (an int >= 2)")
+    _check_count("num_resamples", num_resamples, 2)
     conf_level = _check_level(conf_level)
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"seed: {seed!r} is not allowed (an int >= 0)")
@@ -359,8 +365,7 @@ def delta_indices(
     results = _check_results(results)
     conf_level = _check_level(conf_level)
     seed = _check_seed(seed)
-    if isinstance(num_resamples, bool) or not isinstance(num_resamples, int) or num_resamples < 2:
-        raise ValueError(f"num_resamples: {num_resamples!r} is not allowed (an int >= 2)")
+    _check_count("num_resamples", num_resamples, 2)
     x, sweep = _spread_design(results, "the delta method")
     y = _point_means(results, outcome)
     from SALib.analyze import delta as salib_delta
@@ -390,8 +395,7 @@ def pawn_indices(results: SweepResults, outcome: str, *, slices: int = 10) -> pd
     the usual index).
     """
     results = _check_results(results)
-    if isinstance(slices, bool) or not isinstance(slices, int) or slices < 2:
-        raise ValueError(f"slices: {slices!r} is not allowed (an int >= 2)")
+    _check_count("slices", slices, 2)
     x, sweep = _spread_design(results, "PAWN")
     y = _point_means(results, outcome)
     if y.size < 2 * slices:
@@ -416,8 +420,7 @@ def rbd_fast_indices(
     results = _check_results(results)
     conf_level = _check_level(conf_level)
     seed = _check_seed(seed)
-    if isinstance(harmonics, bool) or not isinstance(harmonics, int) or harmonics < 1:
-        raise ValueError(f"harmonics: {harmonics!r} is not allowed (an int >= 1)")
+    _check_count("harmonics", harmonics, 1)
     x, sweep = _spread_design(results, "RBD-FAST")
     y = _point_means(results, outcome)
     if y.size <= 2 * harmonics:
