@@ -28,8 +28,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 #: What a copy needs to import the package and run its tests.
-COPIED = ("cmo_sim", "tests", "scenarios", "docs", "experiments", "benchmarks", "pyproject.toml",
-          "README.md")
+COPIED = ("cmo_sim", "tests", "scenarios", "docs", "experiments", "benchmarks", "tools",
+          "pyproject.toml", "README.md")
 
 
 @dataclass(frozen=True)
