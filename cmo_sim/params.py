@@ -73,8 +73,9 @@ class Params:
     lead: ``[runs]`` int, the lead member.
     contexts: contexts at step 0 (``[runs]`` / ``[runs, members]``).
     schedules: timeline changes by context name.
-    coef: ``{rule id: sign * weight}`` of the theory.
+    terms: the theory's terms compiled per site (:class:`cmo_sim.core.terms.SiteTerms`).
     baseline: baseline constants of the theory.
+    theory_hash: content hash of the theory the terms come from.
     """
 
     scenario: np.ndarray
@@ -84,10 +85,11 @@ class Params:
     lead: np.ndarray
     contexts: Contexts
     schedules: MappingProxyType
-    coef: MappingProxyType
+    terms: MappingProxyType
     baseline: MappingProxyType
     seed: int
     scenario_names: tuple[str, ...] = field(default=())
+    theory_hash: str = ""
 
     @property
     def n_runs(self) -> int:
@@ -255,8 +257,9 @@ def compile_params(
         lead=np.repeat(np.array([s.lead for s in scenarios], dtype=np.int64), n_rep),
         contexts=Contexts(MappingProxyType(contexts)),
         schedules=MappingProxyType(schedules),
-        coef=MappingProxyType(theory.coefficients()),
+        terms=MappingProxyType(theory.compiled()),
         baseline=MappingProxyType(theory.baseline),
         seed=seed_int,
         scenario_names=tuple(s.name for s in scenarios),
+        theory_hash=theory.content_hash,
     )

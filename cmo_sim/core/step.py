@@ -17,6 +17,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from cmo_sim.core import mechanisms as m
+from cmo_sim.core.sites import ArrayView, add_terms
 from cmo_sim.core.state import CAUSE_FAITH, CAUSE_TRUST, State
 from cmo_sim.params import Params
 from cmo_sim.rng import Stream, uniform
@@ -34,23 +35,57 @@ def _active_mean(values: np.ndarray, weight: np.ndarray, count: np.ndarray) -> n
     return m.msum(values * weight) / count
 
 
+def _view(params: Params, ctx, w: np.ndarray, count: np.ndarray, targets) -> ArrayView:
+    iu, ju = _pairs(params.n_members)
+    return ArrayView(ctx.values, w, count, iu, ju, params.baseline["mandated_exit_barrier"],
+                     targets)
+
+
+def _structure(params: Params, ctx, active: np.ndarray):
+    """Weights, power, lead power, dominance and targets of members ``active``."""
+    n = params.n_members
+    terms = params.terms
+    w = active.astype(np.float64)
+    count = np.maximum(m.msum(w), 1.0)
+    pair_w = w[:, :, None] * w[:, None, :] * (1.0 - np.eye(n))
+    is_lead = np.arange(n)[None, :] == params.lead[:, None]
+    lead_member = is_lead.astype(np.float64)
+    targets = {("lead", "member"): lead_member, ("lead", "pair"): lead_member[:, None, :]}
+    view = _view(params, ctx, w, count, targets)
+    view.state[("n_members", "run")] = (count - 2.0) / 14.0
+    p = m.power(m.size_norm(ctx.size), ctx.resources)
+    rank = add_terms(np.zeros((params.n_runs, n)), terms["lead_power"].terms, "member", view)
+    top = m.margmax(np.where(active, p + rank, -np.inf))
+    top_member = (np.arange(n)[None, :] == top[:, None]).astype(np.float64)
+    targets[("top", "member")] = top_member
+    targets[("top", "pair")] = top_member[:, None, :]
+    return w, count, pair_w, view, p, rank
+
+
 def init(params: Params) -> State:
     """Initial state of every run (step 0 contexts, initial draws from the run's streams)."""
     ctx = params.contexts_at(0)
-    a, b = params.coef, params.baseline
+    b, terms = params.baseline, params.terms
     n_runs, n = params.n_runs, params.n_members
     present = params.present
-    is_lead = np.arange(n)[None, :] == params.lead[:, None]
-    s = m.size_norm(ctx.size)
-    p = m.power(s, ctx.resources)
-    dom = m.dominance(p, m.hierarchy(ctx.mandated, is_lead, a, b))
+    w, count, pair_w, view, p, rank = _structure(params, ctx, present)
+    dom = m.dominance(p, rank)
+    iu, ju = view.iu, view.ju
+    view.state[("dominance", "pair")] = dom
+    view.state[("dominance", "upair")] = np.maximum(dom[:, iu, ju], dom[:, ju, iu])
     ii, jj = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
     noise_t = uniform(params.keys, 0, Stream.INITIAL_TRUST, ii.ravel(), jj.ravel())
     noise_t = noise_t.reshape(n_runs, n, n)
+    site = terms["initial_trust"]
+    level = add_terms(np.full((n_runs, n, n), site.intercept), site.terms, "pair", view)
+    initial = np.clip(level + b["trust_initial_noise"] * (2.0 * noise_t - 1.0), 0.02, 0.98)
     pair_mask = present[:, :, None] & present[:, None, :] & ~np.eye(n, dtype=bool)
-    trust = np.where(pair_mask, m.initial_trust(ctx, dom, noise_t, a, b), 0.0)
+    trust = np.where(pair_mask, initial, 0.0)
     noise_f = uniform(params.keys, 0, Stream.INITIAL_FAITH, np.arange(n), 0)
-    faith = np.where(present, m.initial_faith(ctx, noise_f, a, b), 0.0)
+    site = terms["initial_faith"]
+    level = add_terms(np.full((n_runs, n), site.intercept), site.terms, "member", view)
+    faith = np.where(present, np.clip(level + b["faith_initial_noise"] * (2.0 * noise_f - 1.0),
+                                      0.02, 0.98), 0.0)
     zeros = np.zeros(n_runs)
     izeros = np.zeros(n_runs, dtype=np.int64)
     return State(
@@ -79,6 +114,16 @@ def init(params: Params) -> State:
     )
 
 
+#: Sites whose fixed part the cache keeps, with their shapes.
+_CACHED = {
+    "complexity": "run", "communication": "pair", "functioning": "run",
+    "risk_tolerance": "member", "task_logit": "run", "conflict": "upair", "resolution": "run",
+    "destructive_buffer": "run", "trust_change": "pair", "faith_change": "member",
+    "intra_rise": "member", "intra_decay": "member", "vision_change": "run",
+    "culture_pull": "run", "exit_shock": "run", "trust_floor": "run", "faith_floor": "run",
+}
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Fixed:
     """The terms of a step fixed by the contexts in force and the membership ``active``.
@@ -86,8 +131,8 @@ class Fixed:
     Weights: ``w`` ``[runs, members]`` (1 for an active member), ``count`` active members (at
     least 1), ``pair_w`` ``[runs, members, members]`` (1 for an ordered active pair),
     ``row_count`` partners per member and ``n_pairs`` ordered pairs (each at least 1),
-    ``any_pair``. The rest are the contexts' parts of the mechanisms, named after the
-    functions of :mod:`cmo_sim.core.mechanisms` that compute them.
+    ``any_pair``. ``site`` holds each site's fixed part (intercept plus the terms that read
+    only contexts and membership), at the site's shape; ``view`` what the month's terms read.
     """
 
     active: np.ndarray
@@ -100,67 +145,39 @@ class Fixed:
     any_pair: np.ndarray
     partners: np.ndarray
     complexity: np.ndarray
-    communication_base: np.ndarray
-    task_logit: np.ndarray
     iu: np.ndarray
     ju: np.ndarray
     incidence: np.ndarray
     pair_active: np.ndarray
-    conflict_logit: np.ndarray
-    resolution_probability: np.ndarray
-    destructive_loss: np.ndarray
-    trust_change: np.ndarray
-    sharing_rate: np.ndarray
-    top_mask: np.ndarray
-    faith_drift: np.ndarray
-    intra_inner: np.ndarray
-    intra_keep: np.ndarray
-    vision_rate: np.ndarray
-    vision_moves: bool
-    culture_pull: np.ndarray
-    culture_moves: bool
-    trust_floor: np.ndarray
-    faith_floor: np.ndarray
+    site: dict
+    view: ArrayView
     dominated: np.ndarray
 
 
 def fixed_terms(params: Params, ctx, active: np.ndarray) -> Fixed:
     """The :class:`Fixed` terms of contexts ``ctx`` with members ``active`` ``[runs, members]``."""
-    a, b = params.coef, params.baseline
-    n = params.n_members
-    w = active.astype(np.float64)
-    count = np.maximum(m.msum(w), 1.0)
-    pair_w = w[:, :, None] * w[:, None, :] * (1.0 - np.eye(n))
+    b, terms = params.baseline, params.terms
+    n_runs, n = params.n_runs, params.n_members
+    w, count, pair_w, view, p, rank = _structure(params, ctx, active)
     row_count = np.maximum(m.msum(pair_w), 1.0)
-    is_lead = np.arange(n)[None, :] == params.lead[:, None]
-    s = m.size_norm(ctx.size)
-    p = m.power(s, ctx.resources)
-    rank = m.hierarchy(ctx.mandated, is_lead, a, b)
     dom = m.dominance(p, rank) * pair_w
-    k = m.complexity(ctx, _active_mean(s, w, count), count, a)
-    means = {
-        name: _active_mean(getattr(ctx, name), w, count)
-        for name in ("flexibility", "workforce_stability", "resources")
+    iu, ju = view.iu, view.ju
+    view.state[("dominance", "pair")] = dom
+    view.state[("dominance", "upair")] = np.maximum(dom[:, iu, ju], dom[:, ju, iu])
+    full = {"run": (n_runs,), "member": (n_runs, n), "pair": (n_runs, n, n),
+            "upair": (n_runs, iu.size)}
+    site = {
+        name: add_terms(np.full(full[shape], terms[name].intercept), terms[name].fixed, shape,
+                        view)
+        for name, shape in _CACHED.items()
     }
-    iu, ju = _pairs(n)
+    k = np.clip(site["complexity"], 0.0, 1.0)
+    site["task_logit"] = site["task_logit"] - b["complexity_difficulty"] * (k - 0.5)
+    site["risk_tolerance"] = site["risk_tolerance"] - b["complexity_trust_requirement"] * (
+        k - 0.5)[:, None]
     incidence = np.zeros((iu.size, n))
     incidence[np.arange(iu.size), iu] = 1.0
     incidence[np.arange(iu.size), ju] = 1.0
-    pair = {
-        "dominance": np.maximum(dom[:, iu, ju], dom[:, ju, iu]),
-        "stability": 0.5 * (ctx.workforce_stability[:, iu] + ctx.workforce_stability[:, ju]),
-        "flexibility": 0.5 * (ctx.flexibility[:, iu] + ctx.flexibility[:, ju]),
-    }
-    top = m.margmax(np.where(active, p + rank, -np.inf))
-    top_mask = (np.arange(n)[None, :] == top[:, None])[:, None, :].astype(np.float64)
-    lead_mask = is_lead[:, None, :].astype(np.float64)
-    inner, keep = m.intra_conflict_rates(
-        {"staff_involvement": ctx.staff_involvement,
-         "workforce_stability": ctx.workforce_stability, "flexibility": ctx.flexibility}, a, b,
-    )
-    trust_floor, faith_floor = m.exit_floors(ctx.mandated, a, b)
-    vision_rate = m.vision_rate(ctx.leadership, ctx.mandated, a, b)
-    pull = m.culture_pull(ctx.leadership, a, b)
     return Fixed(
         active=active,
         w=w,
@@ -172,27 +189,12 @@ def fixed_terms(params: Params, ctx, active: np.ndarray) -> Fixed:
         any_pair=m.msum(m.msum(pair_w)) > 0,
         partners=np.maximum(count - 1.0, 1.0)[:, None],
         complexity=k,
-        communication_base=m.communication_base(ctx, s, a),
-        task_logit=m.task_context_logit(ctx, means, k, a, b),
         iu=iu,
         ju=ju,
         incidence=incidence,
         pair_active=active[:, iu] & active[:, ju],
-        conflict_logit=m.conflict_context_logit(ctx, pair, a, b),
-        resolution_probability=m.resolution_probability(ctx.conflict_resolution, a),
-        destructive_loss=m.destructive_loss(ctx, a, b),
-        trust_change=m.trust_context_change(ctx, dom, lead_mask, ctx.mandated, a, b),
-        sharing_rate=m.sharing_rate(ctx, a, b),
-        top_mask=top_mask,
-        faith_drift=m.faith_drift(ctx, a, b),
-        intra_inner=inner,
-        intra_keep=keep,
-        vision_rate=vision_rate,
-        vision_moves=bool(vision_rate.any()),
-        culture_pull=pull,
-        culture_moves=bool(pull.any()),
-        trust_floor=trust_floor,
-        faith_floor=faith_floor,
+        site=site,
+        view=view,
         dominated=m.many(m.many(dom > b["domination_threshold"])),
     )
 
@@ -245,12 +247,14 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
     the result is the same with or without it.
     """
     ctx = params.contexts_at(t)
-    a, b = params.coef, params.baseline
+    b, terms = params.baseline, params.terms
     alive = ~state.dissolved
     active = state.active & alive[:, None]
     fx = (cache if cache is not None else StepCache()).get(params, ctx, active, alive)
     w, pair_w, count = fx.w, fx.pair_w, fx.count
+    site, view = fx.site, fx.view
     trust = state.trust
+    iu, ju = fx.iu, fx.ju
 
     # Timeline changes of state-held contexts (shared vision, members' cultures) reset that
     # state where, and only where, the scheduled value changes at this step.
@@ -264,79 +268,105 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
             moved = ctx.culture != before.culture
             culture = np.where(moved, ctx.culture, culture)
 
-    # Communication and what the members see of each other (communication.*, fixed terms).
-    comm = m.communication(fx.communication_base, trust, a) * pair_w
+    # What the members see of each other: trust and communication (site communication).
     trust_rows = m.msum(trust * pair_w)
     trust_given = trust_rows / fx.row_count  # [runs, members]
     mean_trust = np.where(fx.any_pair, m.msum(trust_rows) / fx.n_pairs, 0.0)
-    mean_comm = np.where(fx.any_pair, m.msum(m.msum(comm)) / fx.n_pairs, 0.0)
-    mean_faith = _active_mean(state.faith, w, count)
-
-    # Functioning and synergy (synergy.*, inertia.*).
-    f = m.functioning(mean_trust, mean_faith, mean_comm, a)
-    synergy = state.synergy + b["synergy_rate"] * (m.synergy_target(f, b) - state.synergy)
-
-    # Ambition and the task attempt (trust.risk_threshold, task.*).
-    aim = m.ambition(trust_given, active, fx.complexity, ctx.ambition_bias, a, b)
+    trust_ij, trust_ji = trust[:, iu, ju], trust[:, ju, iu]
+    state_in = view.state
+    state_in[("trust", "pair")] = trust
+    state_in[("trust", "upair")] = 0.5 * (trust_ij + trust_ji)
+    state_in[("trust", "member")] = trust_given
+    state_in[("trust", "run")] = mean_trust
+    state_in[("shared_vision", "run")] = vision
+    distance = np.abs(culture[:, iu] - culture[:, ju])
+    state_in[("cultural_distance", "upair")] = distance
+    state_in[("cultural_distance", "pair")] = np.abs(culture[:, :, None] - culture[:, None, :])
+    state_in[("faith", "member")] = state.faith
+    state_in[("faith", "run")] = _active_mean(state.faith, w, count)
     intra_mean = _active_mean(state.intra_conflict, w, count)
-    p_success = m.success_probability(fx.task_logit, synergy, aim, intra_mean, a, b)
-    success = (uniform(params.keys, t, Stream.TASK) < p_success) & alive
+    state_in[("intra_conflict", "member")] = state.intra_conflict
+    state_in[("intra_conflict", "run")] = intra_mean
+    comm = np.clip(add_terms(site["communication"], terms["communication"].month, "pair", view),
+                   0.0, 1.0) * pair_w
+    mean_comm = np.where(fx.any_pair, m.msum(m.msum(comm)) / fx.n_pairs, 0.0)
+    pair_comm = 0.5 * (comm[:, iu, ju] + comm[:, ju, iu])
+    state_in[("communication", "pair")] = comm
+    state_in[("communication", "upair")] = pair_comm
+    state_in[("communication", "run")] = mean_comm
+
+    # Functioning and synergy.
+    f = add_terms(site["functioning"], terms["functioning"].month, "run", view)
+    synergy = state.synergy + b["synergy_rate"] * (m.synergy_target(f, b) - state.synergy)
+    state_in[("synergy", "run")] = synergy
+    state_in[("inertia", "run")] = 1.0 - synergy
+
+    # Ambition and the task attempt.
+    tolerance = add_terms(site["risk_tolerance"], terms["risk_tolerance"].month, "member", view)
+    aim = m.ambition(tolerance, active, ctx.ambition_bias, b)
+    state_in[("ambition", "run")] = aim
+    logit = (
+        site["task_logit"]
+        + b["synergy_effect"] * (synergy - 0.5)
+        - b["ambition_difficulty"] * (aim - 0.5)
+    )
+    logit = add_terms(logit, terms["task_logit"].month, "run", view)
+    success = (uniform(params.keys, t, Stream.TASK) < m.sigmoid(logit)) & alive
     failure = ~success & alive
     succ_f, fail_f = success.astype(np.float64), failure.astype(np.float64)
+    state_in[("task_success", "run")] = succ_f
+    state_in[("task_failure", "run")] = fail_f
     achievement = aim * succ_f
     performance = state.performance + achievement * (
         1.0 - b["inertia_discount"] * (1.0 - synergy)
     )
 
-    # Conflict between pairs and its resolution (conflict.*, trust.*_resolution).
-    iu, ju = fx.iu, fx.ju
-    distance = np.abs(culture[:, iu] - culture[:, ju])
-    pair_comm = 0.5 * (comm[:, iu, ju] + comm[:, ju, iu])
-    trust_ij, trust_ji = trust[:, iu, ju], trust[:, ju, iu]
-    hazard = m.conflict_hazard(fx.conflict_logit, vision, fail_f, state.exit_shock,
-                               0.5 * (trust_ij + trust_ji), distance, pair_comm, a, b)
+    # Conflict between pairs and its resolution.
+    hazard = m.sigmoid(
+        add_terms(site["conflict"], terms["conflict"].month, "upair", view)
+        + state.exit_shock[:, None]
+    )
     conflict = (uniform(params.keys, t, Stream.CONFLICT, iu, ju) < hazard) & fx.pair_active
-    q = fx.resolution_probability
+    q = np.clip(add_terms(site["resolution"], terms["resolution"].month, "run", view), 0.0, 1.0)
     constructive_pair = conflict & (uniform(params.keys, t, Stream.RESOLUTION, iu, ju) < q[:, None])
     destructive_pair = conflict & ~constructive_pair
+    buffer = add_terms(site["destructive_buffer"], terms["destructive_buffer"].month, "run", view)
     # A destructive resolution's trust change is buffered by the trust in place.
     gained = b["constructive_gain"] * constructive_pair
-    lost = fx.destructive_loss[:, None] * destructive_pair
+    lost = (b["destructive_loss"] * np.clip(buffer, 0.25, 1.75))[:, None] * destructive_pair
     resolution = np.zeros_like(trust)
     resolution[:, iu, ju] = gained - lost * m.distrust_odds(trust_ij)
     resolution[:, ju, iu] = gained - lost * m.distrust_odds(trust_ji)
 
-    # Trust: the trust-building loop, power, leadership, communication, resolutions.
-    delta = m.trust_change(
-        fx.trust_change, success=succ_f, failure=fail_f, ambition_level=aim, comm=comm,
-        resolution=resolution, sharing=fx.sharing_rate, top_mask=fx.top_mask, a=a, b=b,
-    )
-    new_trust = np.where(fx.pair_mask, m.nudge(trust, delta), trust)
+    # Trust: the site's terms plus this month's resolutions.
+    delta = add_terms(site["trust_change"], terms["trust_change"].month, "pair", view)
+    new_trust = np.where(fx.pair_mask, m.nudge(trust, delta + resolution), trust)
 
     # Faith, intra-organisational conflict, shared vision and culture.
     # Faith is about the collaboration as a whole: destructive conflicts count per partner.
-    destructive_count = (destructive_pair.astype(np.float64) @ fx.incidence) / fx.partners
-    new_faith = np.where(active, m.nudge(state.faith, m.faith_change(
-        fx.faith_drift, trust_given=trust_given, intra=state.intra_conflict, success=succ_f,
-        failure=fail_f, ambition_level=aim, destructive_count=destructive_count, a=a, b=b,
-    )), state.faith)
-    rise = m.intra_conflict_rise(fx.intra_inner, 1.0 - synergy, a, b)
-    new_intra = np.where(active, m.nudge(state.intra_conflict, rise) * fx.intra_keep,
+    state_in[("destructive_resolution", "member")] = (
+        destructive_pair.astype(np.float64) @ fx.incidence) / fx.partners
+    change = add_terms(site["faith_change"], terms["faith_change"].month, "member", view)
+    new_faith = np.where(active, m.nudge(state.faith, change), state.faith)
+    rise = b["intra_rate"] * add_terms(site["intra_rise"], terms["intra_rise"].month, "member",
+                                       view)
+    decay = add_terms(site["intra_decay"], terms["intra_decay"].month, "member", view)
+    keep = np.clip(1.0 - b["intra_decay"] * np.maximum(decay, 0.0), 0.0, 1.0)
+    new_intra = np.where(active, m.nudge(state.intra_conflict, rise) * keep,
                          state.intra_conflict)
-    # Where no run's contexts move vision or culture the step leaves them as they are, which is
-    # exactly what the updates would give (a zero rate adds 0).
-    if fx.vision_moves:
-        new_vision = m.nudge(vision, m.vision_change(fx.vision_rate, mean_trust))
-    else:
-        new_vision = vision.copy()
-    if fx.culture_moves:
-        new_culture = m.culture_drift(culture, active, w, count, fx.culture_pull)
+    move = add_terms(site["vision_change"], terms["vision_change"].month, "run", view)
+    new_vision = m.nudge(vision, move) if move.any() else vision.copy()
+    pull = np.clip(add_terms(site["culture_pull"], terms["culture_pull"].month, "run", view),
+                   -1.0, 1.0)
+    if pull.any():
+        new_culture = m.culture_drift(culture, active, w, count, pull)
     else:
         new_culture = culture.copy()
 
-    # Exits and dissolution (dissolution.*, conflict.improper_cessation).
+    # Exits and dissolution: a member leaves below either floor; leaving shocks conflict.
     new_given = m.msum(new_trust * pair_w) / fx.row_count
-    by_trust, by_faith = m.exits(new_given, new_faith, active, fx.trust_floor, fx.faith_floor)
+    by_trust, by_faith = m.exits(new_given, new_faith, active, site["trust_floor"][:, None],
+                                 site["faith_floor"][:, None])
     leaving = by_trust | by_faith
     still = active & ~leaving
     exit_shock = state.exit_shock * b["exit_shock_decay"]
@@ -346,9 +376,7 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
     moved = np.flatnonzero(m.many(leaving))  # runs a member left this month (few)
     if moved.size:
         gone, gone_trust = leaving[moved], by_trust[moved]
-        exit_shock[moved] += m.msum(gone.astype(np.float64)) * (
-            a["conflict.improper_cessation"] * (1.0 - ctx.exit_handling[moved])
-        )
+        exit_shock[moved] += m.msum(gone.astype(np.float64)) * site["exit_shock"][moved]
         exit_step[moved] = np.where(gone, t, exit_step[moved])
         exit_cause[moved] = np.where(gone, np.where(gone_trust, CAUSE_TRUST, CAUSE_FAITH),
                                      exit_cause[moved])
