@@ -75,7 +75,7 @@ class Params:
     schedules: timeline changes by context name.
     terms: the theory's terms compiled per site (:class:`cmo_sim.core.terms.SiteTerms`).
     baseline: baseline constants of the theory.
-    theory_hash: content hash of the theory the terms come from.
+    theory: the theory the terms come from.
     """
 
     scenario: np.ndarray
@@ -89,7 +89,7 @@ class Params:
     baseline: MappingProxyType
     seed: int
     scenario_names: tuple[str, ...] = field(default=())
-    theory_hash: str = ""
+    theory: Theory | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_runs(self) -> int:
@@ -261,5 +261,5 @@ def compile_params(
         baseline=MappingProxyType(theory.baseline),
         seed=seed_int,
         scenario_names=tuple(s.name for s in scenarios),
-        theory_hash=theory.content_hash,
+        theory=theory,
     )

@@ -230,7 +230,8 @@ def test_step_cache_changes_nothing_when_members_leave_and_contexts_change():
     state, cache, partial_exits = _stepped_with_and_without_cache(params, 60)
     assert partial_exits > 0
     # Params that share this contexts object but not its theory.
-    weaker = dataclasses.replace(params, coef={k: 0.5 * v for k, v in params.coef.items()})
+    halved = THEORY.with_weights({r.id: 0.5 * r.weight for r in THEORY})
+    weaker = dataclasses.replace(params, terms=halved.compiled(), theory=halved)
     assert weaker.contexts_at(60) is params.contexts_at(60)
     assert _states_equal(step(state, weaker, 60, cache), step(state, weaker, 60))
     # Timelines (a contexts object per month) and mandated partnerships.
@@ -266,7 +267,8 @@ def test_common_random_numbers_across_scenarios():
 # sets the exit barrier (baseline mandated_exit_barrier); both act outside any single rule.
 _EXTRA_PATHS = {
     "resources": ("power.size_domination", "conflict.dominance"),
-    "size": ("conflict.dominance",),
+    # Felt dominance is derived from size and resources (and lead power).
+    "size": ("power.size_domination", "conflict.dominance"),
     "culture": ("conflict.cultural_compatibility", "communication.conflicting_cultures"),
 }
 _SKIP = {"ambition_bias", "mandated", "exit_handling", "lead"}

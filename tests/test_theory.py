@@ -23,8 +23,6 @@ from cmo_sim import Rule, Theory, TheoryError, load_theory
 from cmo_sim.theory import CONTEXTS, MECHANISMS, OUTCOMES
 
 ROOT = Path(__file__).resolve().parents[1]
-ENGINE_FILES = (ROOT / "cmo_sim" / "core" / "mechanisms.py", ROOT / "cmo_sim" / "core" / "step.py")
-ENGINE_SOURCE = "\n".join(path.read_text(encoding="utf-8") for path in ENGINE_FILES)
 
 #: The sections of the review's Table 3 and how many CMO rows each has (41 in all).
 TABLE3_ROWS = {
@@ -131,88 +129,74 @@ def test_prose_only_rules_exist(theory: Theory) -> None:
     assert expected <= prose
 
 
-# (rule for the upper half of a context, rule for its lower half, engine term of each)
+# (rule for the upper half of a context, rule for its lower half)
 INVERSE_PAIRS = [
-    ("conflict.shared_vision", "conflict.lack_of_shared_vision", "_up(vision)", "_dn(vision)"),
-    (
-        "trust.successful_history",
-        "trust.failed_history",
-        "np.maximum(history, 0.0)",
-        "np.minimum(history, 0.0)",
-    ),
-    ("synergy.high_trust", "inertia.low_trust", "_up(mean_trust)", "_dn(mean_trust)"),
-    (
-        "trust.constructive_resolution",
-        "trust.destructive_resolution",
-        "_up(conflict_resolution)",
-        "_dn(conflict_resolution)",
-    ),
+    ("conflict.shared_vision", "conflict.lack_of_shared_vision"),
+    ("trust.successful_history", "trust.failed_history"),
+    ("synergy.high_trust", "inertia.low_trust"),
+    ("trust.constructive_resolution", "trust.destructive_resolution"),
 ]
 
 
-@pytest.mark.parametrize(("upper", "lower", "up_term", "down_term"), INVERSE_PAIRS)
-def test_inverse_readings_are_separate_rules(
-    theory: Theory, upper: str, lower: str, up_term: str, down_term: str
-) -> None:
+@pytest.mark.parametrize(("upper", "lower"), INVERSE_PAIRS)
+def test_inverse_readings_are_separate_rules(theory: Theory, upper: str, lower: str) -> None:
     up_rule, down_rule = theory.rule(upper), theory.rule(lower)
     assert up_rule.context == down_rule.context
     assert up_rule.outcome == down_rule.outcome
     assert up_rule.weight > 0 and down_rule.weight > 0
-    # Each owns one half of the context's range, so each direction can be ablated alone.
-    assert f'a["{upper}"] * {up_term}' in ENGINE_SOURCE
-    assert f'a["{lower}"] * {down_term}' in ENGINE_SOURCE
+    # Each owns one half of the context's range at the same site, so each direction can be
+    # ablated alone.
+    (up,), (down,) = up_rule.term_models(), down_rule.term_models()
+    assert up.site == down.site and (up.form, down.form) == ("upper", "lower")
 
 
-# -- the theory and the engine: every coefficient belongs to exactly one rule ---------------------
-A_KEY = re.compile(r'\ba\["([^"]+)"\]')
-B_KEY = re.compile(r'\bb\["([^"]+)"\]')
+# -- the theory and the engine: rules are data, the engine knows no rule -------------------------
+ENGINE_DIRS = (ROOT / "cmo_sim" / "core", ROOT / "cmo_sim" / "abm")
+B_KEY = re.compile(r'(?:\bb|\bbase|\bbaseline)\["([^"]+)"\]')
 
 
-def _subscripts(name: str) -> list[ast.Subscript]:
-    """Every ``name[...]`` subscript in the engine's code (docstrings and comments excluded)."""
-    found = []
-    for path in ENGINE_FILES:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        found += [
-            node
-            for node in ast.walk(tree)
-            if isinstance(node, ast.Subscript)
-            and isinstance(node.value, ast.Name)
-            and node.value.id == name
-        ]
-    return found
+def _engine_sources() -> dict[Path, str]:
+    return {p: p.read_text(encoding="utf-8") for d in ENGINE_DIRS for p in sorted(d.glob("*.py"))}
 
 
-@pytest.mark.parametrize(("name", "pattern"), [("a", A_KEY), ("b", B_KEY)])
-def test_engine_reads_coefficients_only_by_literal_name(name: str, pattern: re.Pattern) -> None:
-    # Any other access (a[rule_id], a.get(...)) would hide a coefficient from the checks below.
-    nodes = _subscripts(name)
-    assert nodes, f"no {name}[...] subscript found in the engine"
-    keys = [node.slice.value for node in nodes if isinstance(node.slice, ast.Constant)]
-    assert len(keys) == len(nodes), "a coefficient is read by a non-literal key"
-    assert all(isinstance(key, str) for key in keys)
-    # The regex used below sees exactly what the parser sees.
-    assert set(pattern.findall(ENGINE_SOURCE)) == set(keys)
-    assert not re.search(rf"\b{name}\.get\(", ENGINE_SOURCE)
+def test_the_engine_special_cases_no_rule_id(theory: Theory) -> None:
+    # Every rule acts through its compiled terms: no engine file names a rule of the theory.
+    for path, text in _engine_sources().items():
+        named = [rule_id for rule_id in theory.ids if rule_id in text]
+        assert named == [], f"{path.name} names {named}"
 
 
-def test_every_rule_is_used_by_the_engine(theory: Theory) -> None:
-    unused = [rule_id for rule_id in theory.ids if f'"{rule_id}"' not in ENGINE_SOURCE]
-    assert unused == []
+def test_every_rule_compiles_to_terms_with_the_documented_coefficient(theory: Theory) -> None:
+    from cmo_sim.core.terms import SITES
+
+    compiled = theory.compiled()
+    baseline = theory.baseline
+    for rule in theory:
+        terms = [t for site in compiled.values() for t in site.terms if t.rule == rule.id]
+        assert len(terms) == len(rule.term_models()) >= 1, rule.id
+        # Compiled terms come site by site in catalogue order (a rule's own order within a site).
+        models = sorted(rule.term_models(), key=lambda m: list(SITES).index(m.site))
+        for term, model in zip(terms, models, strict=True):
+            site = SITES[model.site]
+            # Coefficient = direction x weight x scale, with the direction sign x polarity of
+            # the site towards the declared outcome (a floor's term is a magnitude).
+            direction = 1 if site.kind == "floor" else rule.sign * site.outcomes[rule.outcome]
+            scale = math.prod(baseline[f] if isinstance(f, str) else f for f in model.scale)
+            assert term.coef == pytest.approx(direction * rule.weight * scale, rel=1e-12)
+            assert term.site == model.site
 
 
-def test_every_engine_coefficient_is_a_rule(theory: Theory) -> None:
-    used = set(A_KEY.findall(ENGINE_SOURCE))
-    assert used - set(theory.ids) == set()
-    assert set(theory.ids) - used == set()
+def test_every_baseline_constant_is_used_and_no_other(theory: Theory) -> None:
+    from cmo_sim.core.terms import SITES
 
-
-def test_every_engine_constant_is_a_baseline_constant_and_vice_versa(theory: Theory) -> None:
-    used = set(B_KEY.findall(ENGINE_SOURCE))
-    assert used, "the regex found no baseline constant at all"
+    engine = set()
+    for text in _engine_sources().values():
+        engine |= set(B_KEY.findall(text))
+    scales = {f for r in theory for t in r.term_models() for f in t.scale if isinstance(f, str)}
+    intercepts = {s.intercept for s in SITES.values() if isinstance(s.intercept, str)}
+    used = engine | scales | intercepts
     assert used - set(theory.baseline) == set()
     assert set(theory.baseline) - used == set()
-    # Baseline constants and rule ids are disjoint name spaces.
     assert not set(theory.baseline) & set(theory.ids)
 
 
@@ -347,9 +331,12 @@ def test_to_frame(theory: Theory) -> None:
         "outcome",
         "sign",
         "weight",
+        "sites",
         "provenance",
         "note",
     ]
+    assert frame.loc[frame["id"] == "conflict.accountability", "sites"].item() == (
+        "conflict, destructive_buffer")
     assert len(frame) == len(theory)
     assert tuple(frame["id"]) == theory.ids
     assert frame["weight"].tolist() == [r.weight for r in theory]
@@ -401,12 +388,17 @@ def _duplicate(data: dict[str, Any]) -> None:
     data["rules"].append(dict(data["rules"][5]))
 
 
-def _drop(data: dict[str, Any]) -> None:
-    data["rules"] = [r for r in data["rules"] if r["id"] != "faith.trust"]
-
-
 def _rename(data: dict[str, Any]) -> None:
-    data["rules"][0]["id"] = "synergy.high_trsut"
+    data["rules"][0]["id"] = "Synergy high trust"
+
+
+def _context(**fields: Any) -> Callable[[dict[str, Any]], None]:
+    def mutate(data: dict[str, Any]) -> None:
+        context = {"name": "liaison_turnover", "level": "partnership", "range": [0.0, 1.0],
+                   "typical": 0.0, "meaning": "m", "provenance": "p"}
+        data["contexts"] = [{**context, **fields}]
+
+    return mutate
 
 
 def _top(data: dict[str, Any]) -> None:
@@ -460,14 +452,66 @@ BAD_THEORIES = {
         ["rule synergy.high_trust", "field 'wieght'", "did you mean 'weight'"],
     ),
     "empty provenance": (_set(0, provenance=""), ["rule synergy.high_trust", "'provenance'"]),
-    "missing rule": (_drop, ["rules missing: faith.trust", "weight 0"]),
-    "unknown rule id": (
-        _rename,
-        [
-            "rule synergy.high_trsut",
-            "the engine realises no rule with this id",
-            "did you mean 'synergy.high_trust'",
-        ],
+    "malformed rule id": (_rename, ["rule Synergy high trust", "field 'id'", "<group>.<name>"]),
+    "unknown site": (
+        _set(0, site="functionning"),
+        ["rule synergy.high_trust", "field 'site'", "did you mean 'functioning'"],
+    ),
+    "unknown form": (
+        _set(0, form="uper"),
+        ["rule synergy.high_trust", "field 'form'", "did you mean 'upper'", "allowed:"],
+    ),
+    "unreachable outcome": (
+        _set(0, outcome="shared_vision"),
+        ["rule synergy.high_trust", "field 'outcome'", "not reached from site 'functioning'",
+         "allowed: synergy, task_achievement"],
+    ),
+    "state input unknown at the site": (
+        _set(0, context="task_success"),
+        ["rule synergy.high_trust", "field 'context'", "'task_success' is not known at site "
+         "'functioning'"],
+    ),
+    "condition on an undeclared context": (
+        _set(0, when=["turnover > 0.3"]),
+        ["rule synergy.high_trust", "field 'when'", "'turnover'", "not a declared context"],
+    ),
+    "malformed condition": (
+        _set(0, when=["trust is low"]),
+        ["rule synergy.high_trust", "field 'when'", "not a condition"],
+    ),
+    "unknown scale constant": (
+        _set(0, scale=["trust_rat"]),
+        ["rule synergy.high_trust", "field 'scale'", "did you mean 'trust_rate'"],
+    ),
+    "negative scale": (_set(0, scale=[-2.0]), ["rule synergy.high_trust", "field 'scale'",
+                                                "> 0"]),
+    "target not at the site": (
+        _set(0, target="lead"),
+        ["rule synergy.high_trust", "field 'target'", "allowed: all"],
+    ),
+    "modulator not at the site": (
+        _set(0, modulator="distrust_odds"),
+        ["rule synergy.high_trust", "field 'modulator'", "not known at site 'functioning'"],
+    ),
+    "relabelled floor": (
+        _set(33, sign=1),
+        ["rule dissolution.critical_trust", "floor on trust", "sign -1"],
+    ),
+    "terms and inline site": (
+        _set(0, terms=[{"site": "functioning"}]),
+        ["rule synergy.high_trust", "either 'terms' or the term fields"],
+    ),
+    "typical outside range": (
+        _context(typical=2.0),
+        ["context liaison_turnover", "typical 2.0 is outside the range [0.0, 1.0]"],
+    ),
+    "context named like a built-in": (
+        _context(name="leadership"),
+        ["context leadership", "built-in context"],
+    ),
+    "context with a bad level": (
+        _context(level="pair"),
+        ["context liaison_turnover", "field 'level'", "partnership"],
     ),
     "unknown top-level key": (_top, ["unknown key 'rule'", "did you mean 'rules'"]),
     "unknown baseline constant": (
@@ -595,8 +639,12 @@ def test_content_hash_follows_what_the_engine_uses(theory: Theory) -> None:
     import hashlib
     import json
 
-    # The documented definition: SHA-256 of the sorted JSON of coefficients and baseline.
-    data = {"coef": {r.id: r.sign * r.weight for r in theory}, "baseline": theory.baseline}
+    # The documented definition: SHA-256 of the sorted JSON of every rule's context, outcome,
+    # sign, weight and terms, the declared contexts and the baseline.
+    rules = [{"id": r.id, "context": r.context, "outcome": r.outcome, "sign": r.sign,
+              "weight": r.weight, "terms": [t.model_dump() for t in r.term_models()]}
+             for r in theory]
+    data = {"rules": rules, "contexts": [], "baseline": theory.baseline}
     expected = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
     assert theory.content_hash == expected
     renamed = copy.deepcopy(theory.to_dict())

@@ -19,24 +19,23 @@ _ORIGIN = {
     "trust": "trust collapse: inter-organisational origin",
     "faith": "faith collapse: intra-organisational origin",
 }
-#: How the mechanism that pushed a member's trust (faith) down most is told.
-_TRUST_DRIVERS = {
-    "task failure": "a task failure (the trust-building loop in reverse)",
-    "domination": "domination by a more powerful partner",
-    "communication": "poor communication",
+#: How the parts of a trust change that no rule owns are told.
+_MACHINERY = {
     "destructive resolution": "a destructive resolution of a conflict",
-    "combative leadership": "combative leadership",
-    "unequal sharing of gains": "unequal sharing of the gains",
+    "constructive resolution": "a constructive resolution of a conflict",
 }
-_FAITH_DRIVERS = {
-    "task failure": "a task failure",
-    "intra-organisational conflict": "conflict inside the organisation",
-    "destructive conflicts": "destructive conflicts",
-    "trust in the partners": "low trust in the partners",
-    "authenticity and stakeholder involvement": (
-        "a partnership lacking authenticity and stakeholder involvement"
-    ),
-}
+
+
+def _driver(model: PartnershipModel, key: str) -> str:
+    """How the part that pushed a member down most is told: the rule's context and mechanism."""
+    if key in _MACHINERY:
+        return _MACHINERY[key]
+    theory = model.theory
+    if key in theory.ids:
+        rule = theory.rule(key)
+        context = rule.context.replace("_", " ")
+        return f"{context} acting through {rule.mechanism.replace('_', ' ')} ({rule.id})"
+    return "the month's events"
 
 
 @dataclass(frozen=True)
@@ -162,14 +161,14 @@ def _dissolution(model: PartnershipModel, events: pd.DataFrame, summary: dict[st
                     for d in row["driver"].split(", ")
                 )
         else:
-            trigger = _TRUST_DRIVERS.get(key["driver"], "the month's events")
+            trigger = _driver(model, key["driver"])
         target = (
             f"{name}'s trust in {partners[0]}" if len(partners) == 1
             else f"{name}'s mean trust in its partners"
         )
         lowered = f"lowered {target} to {key['value']:.3f}"
     else:
-        trigger = _FAITH_DRIVERS.get(key["driver"], "the month's events")
+        trigger = _driver(model, key["driver"])
         lowered = f"lowered {name}'s faith in the collaboration to {key['value']:.3f}"
     who = _join([names[int(m)] for m in exits["member"]])
     return (

@@ -21,22 +21,18 @@ import numpy as np
 import pandas as pd
 
 from cmo_sim.abm.agents import (
-    FAITH_TERMS,
-    TRUST_TERMS,
     Organisation,
-    centred,
+    add_terms,
     clip,
     distrust_odds,
-    lower,
     nudge,
     ordered_sum,
     sigmoid,
-    upper,
 )
-from cmo_sim.core.mechanisms import TYPICAL_SIZE_NORM
 from cmo_sim.core.runner import Record, RunOutput, record_steps, validate_record
 from cmo_sim.core.state import CAUSE_FAITH, CAUSE_NAMES, CAUSE_NONE, CAUSE_TRUST, State
-from cmo_sim.params import CONTEXT_NAMES, MEMBER_NAMES, Params, compile_params
+from cmo_sim.core.terms import modulator_value, reduce_pair, size_norm
+from cmo_sim.params import Params, compile_params
 from cmo_sim.rng import Stream, uniform
 from cmo_sim.scenario import Scenario, load_scenario
 from cmo_sim.theory import Theory, load_theory
@@ -49,22 +45,6 @@ EVENT_COLUMNS = (
     "d_trust", "d_faith", "d_synergy", "value", "threshold", "driver", "detail",
 )
 _NAN = float("nan")
-#: Rules whose effects a task outcome carries (the event log cites them).
-_TASK_RULES = {
-    True: "trust.success_loop, faith.achievement_loop, power.unequal_resources",
-    False: "trust.failure_loop, faith.achievement_loop, conflict.task_failure",
-}
-_CONFLICT_RULES = (
-    "conflict.accountability, conflict.slow_pace, conflict.cultural_compatibility, "
-    "conflict.shared_vision, conflict.lack_of_shared_vision, conflict.task_failure, "
-    "conflict.information_exchange, conflict.dominance, conflict.workforce_churn, "
-    "conflict.flexibility, communication.conflicting_cultures, conflict.improper_cessation"
-)
-_RESOLUTION_RULES = {
-    True: "trust.constructive_resolution",
-    False: "trust.destructive_resolution, conflict.accountability, faith.destructive_conflict",
-}
-_EXIT_RULES = {CAUSE_TRUST: "dissolution.critical_trust", CAUSE_FAITH: "dissolution.faith_collapse"}
 
 
 @dataclass
@@ -72,7 +52,8 @@ class Outlook:
     """What every member sees in month ``t``, and the month's partnership-level outcomes.
 
     Derived from the previous state; the outcomes (synergy, ambition, task, conflicts) are
-    filled in as the month is settled.
+    filled in as the month is settled. :meth:`read`, :meth:`modulator` and :meth:`target` give
+    the terms of the theory's sites what they read, at one member ``i`` (towards ``j``).
 
     Pair-keyed mappings use member indices: ``communication[(i, j)]`` is i's communication
     towards j for active ``i != j``; conflict pairs are ``(i, j)`` with ``i < j``.
@@ -80,25 +61,30 @@ class Outlook:
 
     t: int
     ctx: dict[str, float]
+    members: dict[int, Organisation]
     active: list[Organisation]
     count: float
-    size_norm: dict[int, float]
     power: dict[int, float]
     rank: dict[int, float]
     top: int
-    complexity: float
-    communication: dict[tuple[int, int], float]
-    trust_given: dict[int, float]
-    mean_trust: float
-    mean_comm: float
-    mean_faith: float
-    vision: float
-    synergy_before: float
-    faith_before: dict[int, float]
+    lead: int
+    barrier: float
+    complexity: float = _NAN
+    communication: dict[tuple[int, int], float] = field(default_factory=dict)
+    trust_given: dict[int, float] = field(default_factory=dict)
+    mean_trust: float = _NAN
+    mean_comm: float = _NAN
+    mean_faith: float = _NAN
+    intra_mean: float = _NAN
+    vision: float = _NAN
+    synergy_before: float = _NAN
+    faith_before: dict[int, float] = field(default_factory=dict)
     synergy: float = _NAN
     ambition: float = _NAN
     p_success: float = _NAN
     success: bool = False
+    alive: bool = True
+    destructive_loss: float = _NAN
     conflicts: list[tuple[int, int]] = field(default_factory=list)
     constructive_pairs: set[tuple[int, int]] = field(default_factory=set)
     destructive_pairs: set[tuple[int, int]] = field(default_factory=set)
@@ -108,12 +94,99 @@ class Outlook:
     def dominance(self, member: Organisation, partner: Organisation) -> float:
         """Dominance ``member`` feels from ``partner``.
 
-        ``max(0, p_partner - p_member) + rank_partner``: a more powerful partner, and the lead
-        of a mandated partnership, dominate.
+        ``max(0, p_partner - p_member) + lead_power_partner``: a more powerful partner, and a
+        member with lead power (e.g. the lead of a mandated partnership), dominate.
         """
         return max(self.power[partner.index] - self.power[member.index], 0.0) + self.rank[
             partner.index
         ]
+
+    # -- what terms read ----------------------------------------------------------------------
+    def read(self, name: str, level: str, reduce: str, shape: str, i: int, j: int,
+             raw: bool = False) -> float:
+        """The value of context or state input ``name`` at member ``i`` (towards ``j``)."""
+        if level == "constant":
+            return 0.0
+        if level == "partnership":
+            return self.ctx[name]
+        if level == "member":
+            def value(k: int) -> float:
+                x = self.members[k].attributes[name]
+                return float(size_norm(x)) if name == "size" and not raw else x
+
+            if shape == "run":
+                return ordered_sum(value(m.index) for m in self.active) / self.count
+            if shape == "member":
+                return value(i)
+            return reduce_pair(reduce, value(i), value(j))
+        return self._state(name, shape, i, j, raw)
+
+    def _state(self, name: str, shape: str, i: int, j: int, raw: bool) -> float:
+        members = self.members
+        if name == "trust":
+            if shape == "pair":
+                return members[i].trust[j]
+            if shape == "upair":
+                return 0.5 * (members[i].trust[j] + members[j].trust[i])
+            if shape == "member":
+                return self.trust_given[i]
+            return self.mean_trust
+        if name == "communication":
+            if shape == "pair":
+                return self.communication[(i, j)]
+            if shape == "upair":
+                return 0.5 * (self.communication[(i, j)] + self.communication[(j, i)])
+            return self.mean_comm
+        if name == "faith":
+            return members[i].faith if shape == "member" else self.mean_faith
+        if name == "intra_conflict":
+            return members[i].intra_conflict if shape == "member" else self.intra_mean
+        if name == "cultural_distance":
+            return abs(members[i].culture - members[j].culture)
+        if name == "dominance":
+            forward = self.dominance(members[i], members[j])
+            if shape == "upair":
+                return max(forward, self.dominance(members[j], members[i]))
+            return forward
+        if name == "destructive_resolution":
+            count = ordered_sum(1.0 for pair in self.destructive_pairs if i in pair)
+            return count / max(self.count - 1.0, 1.0)
+        if name == "n_members":
+            return self.count if raw else (self.count - 2.0) / 14.0
+        return {
+            "synergy": self.synergy,
+            "inertia": 1.0 - self.synergy,
+            "shared_vision": self.vision,
+            "ambition": self.ambition,
+            "task_success": 1.0 if self.success and self.alive else 0.0,
+            "task_failure": 0.0 if self.success or not self.alive else 1.0,
+        }[name]
+
+    def modulator(self, name: str, shape: str, i: int, j: int) -> float:
+        """Modulator ``name`` at member ``i`` (towards ``j``)."""
+        if name == "exit_ease":
+            return modulator_value(name, mandated=self.ctx["mandated"], barrier=self.barrier)
+        if name == "mistrust":
+            return modulator_value(name, mean_trust=self.mean_trust)
+        source = {"distrust_odds": "trust", "ambition": "ambition",
+                  "ambition_capped": "ambition", "communication": "communication"}[name]
+        value = self._state(source, shape, i, j, False)
+        return modulator_value(name, trust=value, ambition=value, communication=value)
+
+    def target(self, name: str, shape: str, i: int, j: int) -> float:
+        """1.0 if the term's target is the member (``i``) or partner (``j``) it acts on."""
+        who = self.lead if name == "lead" else self.top
+        return 1.0 if (i if shape == "member" else j) == who else 0.0
+
+
+def _merge(*lists: str) -> str:
+    """Comma-separated rule ids of several lists, each once, in order."""
+    ids = [i for text in lists for i in text.split(", ") if i]
+    return ", ".join(dict.fromkeys(ids))
+
+
+#: The floor site of each exit cause.
+_FLOOR = {CAUSE_TRUST: "trust_floor", CAUSE_FAITH: "faith_floor"}
 
 
 class PartnershipModel(mesa.Model):
@@ -194,9 +267,10 @@ class PartnershipModel(mesa.Model):
                 )
             names = [f"member {i}" for i in range(int(params.present[0].sum()))]
         super().__init__(seed=int(params.keys[0]))
+        self.theory: Theory = params.theory
         self.params = params
         self.horizon = int(steps)
-        self.coef: dict[str, float] = dict(params.coef)
+        self.terms = params.terms
         self.base: dict[str, float] = dict(params.baseline)
         self.lead = int(params.lead[0])
         self.scenario_name = params.scenario_names[int(params.scenario[0])] if (
@@ -228,11 +302,14 @@ class PartnershipModel(mesa.Model):
     # -- contexts ---------------------------------------------------------------------------------
     def _read_contexts(self, t: int) -> tuple[dict[str, float], list[dict[str, float]]]:
         """Partnership contexts and each member's attributes in force at month ``t``."""
-        values = self.params.contexts_at(t).values
-        ctx = {name: float(values[name][0]) for name in CONTEXT_NAMES}
+        return self._split(self.params.contexts_at(t).values)
+
+    def _split(self, values) -> tuple[dict[str, float], list[dict[str, float]]]:
+        """Partnership contexts and member attributes of run 0 of ``values``."""
+        ctx = {name: float(v[0]) for name, v in values.items() if v.ndim == 1}
         n = int(self.params.present[0].sum())
-        rows = {name: values[name][0].tolist() for name in MEMBER_NAMES}
-        attributes = [{name: rows[name][i] for name in MEMBER_NAMES} for i in range(n)]
+        rows = {name: v[0].tolist() for name, v in values.items() if v.ndim == 2}
+        attributes = [{name: rows[name][i] for name in rows} for i in range(n)]
         return ctx, attributes
 
     def _contexts(self, t: int) -> tuple[dict[str, float], list[dict[str, float]]]:
@@ -240,55 +317,57 @@ class PartnershipModel(mesa.Model):
             return self._static_contexts
         return self._read_contexts(t)
 
+    def _site(self, name: str, view: Outlook, shape: str, i: int = -1, j: int = -1) -> float:
+        """The value of site ``name`` at member ``i`` (towards ``j``): fixed, then month terms."""
+        site = self.terms[name]
+        value = add_terms(site.intercept, site.fixed, shape, view, i, j)
+        return add_terms(value, site.month, shape, view, i, j)
+
+    def _outlook(self, t: int, ctx: dict[str, float], active: list[Organisation]) -> Outlook:
+        """The structure of the month: who is in, power, lead power and the top member."""
+        members = {m.index: m for m in self.members}
+        count = max(float(len(active)), 1.0)
+        view = Outlook(t=t, ctx=ctx, members=members, active=active, count=count,
+                       power={m.index: m.power() for m in active}, rank={}, top=self.lead,
+                       lead=self.lead, barrier=self.base["mandated_exit_barrier"])
+        view.rank = {m.index: self._site("lead_power", view, "member", m.index)
+                     for m in active}
+        # The most powerful member (structure and lead power; the first one on ties).
+        if active:
+            view.top = max(active, key=lambda m: view.power[m.index] + view.rank[m.index]).index
+        return view
+
     # -- initial state ----------------------------------------------------------------------------
     def _initialise(self, names: list[str]) -> None:
         """Initial trust, faith and partnership state (month 0 contexts, initial draws).
 
-        Rules: trust.successful_history, trust.failed_history, trust.legal_agreements,
-        power.mandated_imbalance, power.size_domination, entry.competitive_threat (initial
-        trust); faith.stakeholder_involvement, faith.authenticity (initial faith).
+        Initial trust is the initial_trust site of each ordered pair, initial faith the
+        initial_faith site of each member, each plus its uniform noise and clipped.
         """
-        a, b = self.coef, self.base
+        b = self.base
         ctx, attributes = self._contexts(0)
         n = len(attributes)
-        level = (
-            b["trust_initial"]
-            + a["trust.successful_history"] * max(ctx["history"], 0.0)
-            + a["trust.failed_history"] * min(ctx["history"], 0.0)
-            + a["trust.legal_agreements"] * centred(ctx["formalisation"])
-            + a["power.mandated_imbalance"] * b["mandate_initial_trust"] * ctx["mandated"]
-            + a["entry.competitive_threat"] * ctx["threat"]
-        )
-        faith_level = b["faith_initial"] + b["faith_initial_context"] * (
-            a["faith.stakeholder_involvement"] * centred(ctx["stakeholder_involvement"])
-            + a["faith.authenticity"] * centred(ctx["authenticity"])
-        )
         self.members: list[Organisation] = []
         for i in range(n):
-            noise = self._draw(0, Stream.INITIAL_FAITH, i, 0)
-            faith = clip(faith_level + b["faith_initial_noise"] * (2.0 * noise - 1.0), 0.02, 0.98)
             member = Organisation(
-                self, i, names[i], trust={}, faith=faith, intra_conflict=b["intra_initial"],
+                self, i, names[i], trust={}, faith=0.0, intra_conflict=b["intra_initial"],
                 culture=attributes[i]["culture"], attributes=attributes[i],
             )
             self.members.append(member)
-        lead_bonus = -a["power.mandated_imbalance"] * b["lead_power_bonus"] * ctx["mandated"]
-        power = {m.index: m.power() for m in self.members}
-        rank = {m.index: m.rank(lead_bonus) for m in self.members}
+        view = self._outlook(0, ctx, list(self.members))
         for member in self.members:
+            noise = self._draw(0, Stream.INITIAL_FAITH, member.index, 0)
+            level = self._site("initial_faith", view, "member", member.index)
+            member.faith = clip(level + b["faith_initial_noise"] * (2.0 * noise - 1.0), 0.02,
+                                0.98)
             for partner in self.members:
                 if partner is member:
                     continue
-                dominance = max(power[partner.index] - power[member.index], 0.0) + rank[
-                    partner.index
-                ]
                 noise = self._draw(0, Stream.INITIAL_TRUST, member.index, partner.index)
-                trust = (
-                    level
-                    + a["power.size_domination"] * b["dominance_initial_trust"] * dominance
-                    + b["trust_initial_noise"] * (2.0 * noise - 1.0)
-                )
-                member.trust[partner.index] = clip(trust, 0.02, 0.98)
+                level = self._site("initial_trust", view, "pair", member.index, partner.index)
+                member.trust[partner.index] = clip(
+                    level + b["trust_initial_noise"] * (2.0 * noise - 1.0), 0.02, 0.98)
+            member.next_faith = member.faith
         self.vision = ctx["shared_vision"]
         self.synergy = b["synergy_initial"]
         self.ambition = 0.0
@@ -306,11 +385,7 @@ class PartnershipModel(mesa.Model):
         )
         self.synergy_sum = 0.0
         self.alive_steps = 0
-        self._previous_contexts = (
-            {name: float(self.params.contexts.values[name][0]) for name in CONTEXT_NAMES},
-            [{name: float(self.params.contexts.values[name][0, i]) for name in MEMBER_NAMES}
-             for i in range(n)],
-        )
+        self._previous_contexts = self._split(self.params.contexts.values)
 
     def _draw(self, t: int, stream: Stream, i: int = 0, j: int = 0) -> float:
         """One uniform draw of this run at counter ``(t, stream, i, j)``."""
@@ -365,141 +440,88 @@ class PartnershipModel(mesa.Model):
     def observe(self, t: int, contexts: tuple[dict[str, float], list]) -> Outlook:
         """What the members see this month, from the previous state.
 
-        Rules: power.mandated_imbalance (the lead's rank); complexity.size_trust_requirement,
-        complexity.problem_simplicity, complexity.regulation, complexity.interoperability,
-        complexity.too_many_partners (task complexity); communication.strategies,
-        communication.proximity, complexity.interoperability (communication level, then per pair
-        in :meth:`Organisation.communication_with`).
+        Sites: lead_power (each member's), complexity, communication (each ordered pair).
         """
-        a, b = self.coef, self.base
         ctx = contexts[0]
         active = [m for m in self.members if m.active]
+        view = self._outlook(t, ctx, active)
         n_active = float(len(active))
-        count = max(n_active, 1.0)
         row_count = max(n_active - 1.0, 1.0)
-        size_norm = {m.index: m.normalised_size() for m in active}
-        lead_bonus = -a["power.mandated_imbalance"] * b["lead_power_bonus"] * ctx["mandated"]
-        power = {m.index: m.power() for m in active}
-        rank = {m.index: m.rank(lead_bonus) for m in active}
-        # The most powerful member (structure and rank; the first one on ties).
-        top = max(active, key=lambda m: power[m.index] + rank[m.index]).index if active else (
-            self.lead
-        )
-        s_mean = ordered_sum(size_norm[m.index] for m in active) / count
-        complexity = clip(
-            0.5
-            + a["complexity.size_trust_requirement"] * (s_mean - TYPICAL_SIZE_NORM)
-            + a["complexity.problem_simplicity"] * centred(ctx["problem_simplicity"])
-            - a["complexity.regulation"] * centred(ctx["regulation"])
-            - a["complexity.interoperability"] * centred(ctx["interoperability"])
-            - a["complexity.too_many_partners"] * (count - 2.0) / 14.0,
-            0.0, 1.0,
-        )
-        level = (
-            0.5
-            + a["communication.strategies"] * centred(ctx["communication"])
-            + a["communication.proximity"] * centred(ctx["proximity"])
-            + a["complexity.interoperability"] * centred(ctx["interoperability"])
-        )
-        communication: dict[tuple[int, int], float] = {}
-        trust_rows, comm_rows, trust_given = [], [], {}
+        view.complexity = clip(self._site("complexity", view, "run"), 0.0, 1.0)
+        trust_rows, trust_given = [], {}
         for member in active:
             partners = [p for p in active if p is not member]
-            comm = [member.communication_with(p, level, size_norm) for p in partners]
-            for partner, value in zip(partners, comm, strict=True):
-                communication[(member.index, partner.index)] = value
             row = ordered_sum(member.trust[p.index] for p in partners)
             trust_rows.append(row)
-            comm_rows.append(ordered_sum(comm))
             trust_given[member.index] = row / row_count
         n_pairs = max(ordered_sum(row_count for _ in active), 1.0)
         any_pair = n_active >= 2.0
-        return Outlook(
-            t=t,
-            ctx=ctx,
-            active=active,
-            count=count,
-            size_norm=size_norm,
-            power=power,
-            rank=rank,
-            top=top,
-            complexity=complexity,
-            communication=communication,
-            trust_given=trust_given,
-            mean_trust=ordered_sum(trust_rows) / n_pairs if any_pair else 0.0,
-            mean_comm=ordered_sum(comm_rows) / n_pairs if any_pair else 0.0,
-            mean_faith=ordered_sum(m.faith for m in active) / count,
-            vision=self.vision,
-            synergy_before=self.synergy,
-            faith_before={m.index: m.faith for m in active},
-        )
+        view.trust_given = trust_given
+        view.mean_trust = ordered_sum(trust_rows) / n_pairs if any_pair else 0.0
+        view.vision = self.vision
+        view.mean_faith = ordered_sum(m.faith for m in active) / view.count
+        view.intra_mean = ordered_sum(m.intra_conflict for m in active) / view.count
+        comm_rows = []
+        for member in active:
+            values = []
+            for partner in active:
+                if partner is member:
+                    continue
+                value = clip(self._site("communication", view, "pair", member.index,
+                                        partner.index), 0.0, 1.0)
+                view.communication[(member.index, partner.index)] = value
+                values.append(value)
+            comm_rows.append(ordered_sum(values))
+        view.mean_comm = ordered_sum(comm_rows) / n_pairs if any_pair else 0.0
+        view.synergy_before = self.synergy
+        view.faith_before = {m.index: m.faith for m in active}
+        return view
 
     def synergy_and_inertia(self, view: Outlook) -> None:
-        """Synergy relaxes towards a sigmoid of functioning; inertia is its complement.
+        """Synergy relaxes towards a sigmoid of the functioning site; inertia is its complement.
 
-        Rules: synergy.high_trust (mean trust above typical), inertia.low_trust (below typical),
-        synergy.faith, synergy.communication; baseline synergy_steepness / synergy_threshold
-        make the two basins.
+        Baseline synergy_steepness / synergy_threshold make the two basins.
         """
-        a, b = self.coef, self.base
-        functioning = (
-            a["synergy.high_trust"] * upper(view.mean_trust)
-            + a["inertia.low_trust"] * lower(view.mean_trust)
-            + a["synergy.faith"] * centred(view.mean_faith)
-            + a["synergy.communication"] * centred(view.mean_comm)
-        )
+        b = self.base
+        functioning = self._site("functioning", view, "run")
         target = sigmoid(b["synergy_steepness"] * (functioning - b["synergy_threshold"]))
         self.synergy = self.synergy + b["synergy_rate"] * (target - self.synergy)
         view.synergy = self.synergy
 
     def agree_ambition(self, view: Outlook) -> None:
-        """The agreed aims: the least risk-tolerant member's level, shifted by ambition bias.
+        """The agreed aims: the least tolerant member's risk_tolerance, shifted by ambition bias.
 
-        Rules: trust.risk_threshold (in :meth:`Organisation.risk_tolerance`); baseline
-        ambition_bias_scale.
+        Complexity raises the trust needed for the same aims (baseline
+        complexity_trust_requirement); baseline ambition_bias_scale.
         """
-        tolerances = [
-            m.risk_tolerance(view.trust_given[m.index], view.complexity) for m in view.active
-        ]
+        b = self.base
+        site = self.terms["risk_tolerance"]
+        tolerances = []
+        for m in view.active:
+            value = add_terms(site.intercept, site.fixed, "member", view, m.index)
+            value = value - b["complexity_trust_requirement"] * (view.complexity - 0.5)
+            tolerances.append(add_terms(value, site.month, "member", view, m.index))
         agreed = min(tolerances) if tolerances else 0.5
-        self.ambition = clip(
-            agreed + self.base["ambition_bias_scale"] * view.ctx["ambition_bias"], 0.0, 1.0
-        )
+        self.ambition = clip(agreed + b["ambition_bias_scale"] * view.ctx["ambition_bias"],
+                             0.0, 1.0)
         view.ambition = self.ambition
 
     def task_attempt(self, view: Outlook) -> None:
         """This month's task: success or failure, its value and the cumulative performance.
 
-        Rules: task.intra_conflict, task.unambitious_aims, trust.overambition,
-        task.absent_actors, task.flexibility, task.workforce_instability, task.evaluation,
-        task.role_clarity, task.resourcing (success probability); synergy, ambition and
-        complexity through the baseline constants; inertia discounts the value achieved.
+        The task_logit site, plus synergy, ambition and complexity through the baseline
+        constants; inertia discounts the value achieved.
         """
-        a, b, ctx = self.coef, self.base, view.ctx
-
-        def active_mean(name: str) -> float:
-            return ordered_sum(m.attributes[name] for m in view.active) / view.count
-
-        intra_mean = ordered_sum(m.intra_conflict for m in view.active) / view.count
-        bias = ctx["ambition_bias"]
-        context_terms = (
-            b["success_intercept"]
-            - b["complexity_difficulty"] * (view.complexity - 0.5)
-            + a["task.unambitious_aims"] * min(bias, 0.0)
-            + a["trust.overambition"] * max(bias, 0.0)
-            + a["task.absent_actors"] * centred(ctx["absent_actors"])
-            + a["task.flexibility"] * centred(active_mean("flexibility"))
-            + a["task.workforce_instability"] * centred(active_mean("workforce_stability"))
-            + a["task.evaluation"] * centred(ctx["evaluation"])
-            + a["task.role_clarity"] * centred(ctx["role_clarity"])
-            + a["task.resourcing"] * centred(active_mean("resources"))
-        )
+        b = self.base
+        site = self.terms["task_logit"]
+        logit = add_terms(site.intercept, site.fixed, "run", view)
+        logit = logit - b["complexity_difficulty"] * (view.complexity - 0.5)
         logit = (
-            context_terms
+            logit
             + b["synergy_effect"] * (self.synergy - 0.5)
             - b["ambition_difficulty"] * (self.ambition - 0.5)
-            + a["task.intra_conflict"] * intra_mean
         )
+        logit = add_terms(logit, site.month, "run", view)
         view.p_success = sigmoid(logit)
         view.success = self.success = self._draw(view.t, Stream.TASK) < view.p_success
         self.achievement = self.ambition if self.success else 0.0
@@ -511,57 +533,17 @@ class PartnershipModel(mesa.Model):
     def conflict_and_resolution(self, view: Outlook) -> None:
         """Conflicts break out between pairs and are resolved constructively or destructively.
 
-        Rules: conflict.accountability, conflict.slow_pace, conflict.shared_vision,
-        conflict.lack_of_shared_vision, conflict.task_failure, conflict.information_exchange,
-        conflict.improper_cessation (the exit shock), conflict.cultural_compatibility,
-        conflict.dominance, conflict.workforce_churn, conflict.flexibility,
-        communication.conflicting_cultures (the hazard); trust.constructive_resolution,
-        trust.destructive_resolution (the resolution).
+        The conflict site of each pair (plus the shock of improper exits), the resolution site
+        (chance of a constructive resolution) and the destructive_buffer site.
         """
-        a, b, ctx = self.coef, self.base, view.ctx
-        failed = 0.0 if view.success else 1.0
-        context_terms = (
-            b["conflict_intercept"]
-            - a["conflict.accountability"] * centred(ctx["accountability"])
-            - a["conflict.slow_pace"] * centred(ctx["pace"])
-            - a["conflict.information_exchange"] * centred(ctx["information_exchange"])
-        )
-        month_terms = (
-            - a["conflict.shared_vision"] * upper(view.vision)
-            - a["conflict.lack_of_shared_vision"] * lower(view.vision)
-            + self.exit_shock
-        )
-        constructive_chance = clip(
-            0.5
-            + a["trust.constructive_resolution"] * upper(ctx["conflict_resolution"])
-            + a["trust.destructive_resolution"] * lower(ctx["conflict_resolution"]),
-            0.0, 1.0,
-        )
+        b = self.base
+        constructive_chance = clip(self._site("resolution", view, "run"), 0.0, 1.0)
+        view.destructive_loss = b["destructive_loss"] * clip(
+            self._site("destructive_buffer", view, "run"), 0.25, 1.75)
         for k, first in enumerate(view.active):
             for second in view.active[k + 1:]:
                 i, j = first.index, second.index
-                distance = abs(first.culture - second.culture)
-                communication = 0.5 * (view.communication[(i, j)] + view.communication[(j, i)])
-                stability = 0.5 * (first.attributes["workforce_stability"]
-                                   + second.attributes["workforce_stability"])
-                flexibility = 0.5 * (first.attributes["flexibility"]
-                                     + second.attributes["flexibility"])
-                pair_terms = (
-                    context_terms
-                    - a["conflict.dominance"] * max(view.dominance(first, second),
-                                                    view.dominance(second, first))
-                    - a["conflict.workforce_churn"] * centred(stability)
-                    - a["conflict.flexibility"] * centred(flexibility)
-                )
-                # A failed month provokes conflict, the less so the more the pair trusts.
-                pair_trust = 0.5 * (first.trust[j] + second.trust[i])
-                logit = (
-                    pair_terms
-                    + month_terms
-                    - a["conflict.task_failure"] * failed * distrust_odds(pair_trust)
-                    - a["conflict.cultural_compatibility"] * distance
-                    + a["communication.conflicting_cultures"] * 2.0 * distance * communication
-                )
+                logit = self._site("conflict", view, "upair", i, j) + self.exit_shock
                 if not self._draw(view.t, Stream.CONFLICT, i, j) < sigmoid(logit):
                     continue
                 view.conflicts.append((i, j))
@@ -575,39 +557,16 @@ class PartnershipModel(mesa.Model):
         self.counters["destructive"] += len(view.destructive_pairs)
 
     def combative_leadership_and_vision(self, view: Outlook) -> float:
-        """Next month's shared vision.
-
-        Combative leadership in a mandated, low-trust partnership pushes dissent out and so
-        raises shared vision.
-
-        Rules: leadership.combative_mandated.
-        """
-        a, b, ctx = self.coef, self.base, view.ctx
-        change = (
-            b["vision_rate"] * a["leadership.combative_mandated"] * 2.0 * lower(ctx["leadership"])
-            * ctx["mandated"] * 2.0 * max(0.5 - view.mean_trust, 0.0)
-        )
-        return nudge(view.vision, change)
+        """Next month's shared vision: nudged by the vision_change site."""
+        return nudge(view.vision, self._site("vision_change", view, "run"))
 
     def prepare_cultural_integration(self, view: Outlook) -> None:
-        """The cultural centre of the active members and the pull towards it.
-
-        Rules: culture.inclusive_integration (each member moves in
-        :meth:`Organisation.cultural_integration`).
-        """
+        """The cultural centre of the active members and the pull towards it (culture_pull)."""
         view.culture_centre = ordered_sum(m.culture for m in view.active) / view.count
-        view.culture_pull = clip(
-            self.base["integration_rate"] * self.coef["culture.inclusive_integration"] * 2.0
-            * upper(view.ctx["leadership"]),
-            -1.0, 1.0,
-        )
+        view.culture_pull = clip(self._site("culture_pull", view, "run"), -1.0, 1.0)
 
     def power_and_domination(self, view: Outlook) -> None:
-        """Count (and log) a domination event when a member feels dominance above threshold.
-
-        Rules: power.size_domination (the trust it erodes is in
-        :meth:`Organisation.domination_effect`).
-        """
+        """Count (and log) a domination event when a member feels dominance above threshold."""
         threshold = self.base["domination_threshold"]
         felt = [
             (member, partner, view.dominance(member, partner))
@@ -620,40 +579,38 @@ class PartnershipModel(mesa.Model):
         member, partner, dominance = max(felt, key=lambda x: x[2])
         self._log(
             view.t, "domination", "dominated", member=member.index, partner=partner.index,
-            members=f"{member.name} by {partner.name}", rules="power.size_domination",
+            members=f"{member.name} by {partner.name}", rules=self._rules_reading("dominance"),
             d_trust=member.trust[partner.index] - member.previous_trust[partner.index],
             value=dominance, threshold=threshold,
             detail=f"{len(felt)} member(s) felt dominance above the threshold",
         )
 
     def exit_and_dissolution(self, view: Outlook) -> None:
-        """Members below a critical threshold leave; with fewer than two the partnership ends.
+        """Members below a floor leave; with fewer than two the partnership ends.
 
-        A member whose trust or faith fell below its critical threshold leaves; with fewer than
-        two members left the partnership dissolves (absorbing). An improper exit leaves a
-        conflict shock for those who remain.
-
-        Rules: dissolution.critical_trust, dissolution.faith_collapse (thresholds lowered by the
-        baseline mandated_exit_barrier in a mandated partnership), conflict.improper_cessation.
+        A member whose mean trust in its partners fell below the trust_floor site, or whose
+        faith fell below the faith_floor site, leaves; with fewer than two members left the
+        partnership dissolves (absorbing). Each leaving member adds the exit_shock site to the
+        conflict shock of those who remain.
         """
-        a, b, ctx = self.coef, self.base, view.ctx
-        ease = 1.0 - b["mandated_exit_barrier"] * ctx["mandated"]
-        trust_floor = b["critical_trust"] * a["dissolution.critical_trust"] * ease
-        faith_floor = -b["critical_faith"] * a["dissolution.faith_collapse"] * ease
+        b = self.base
+        trust_floor = self._site("trust_floor", view, "run")
+        faith_floor = self._site("faith_floor", view, "run")
         leaving = []
         for member in view.active:
             given = member.trust_given(p for p in view.active if p is not member)
             cause = member.exit_decision(given, trust_floor, faith_floor)
             if cause != CAUSE_NONE:
                 leaving.append((member, cause, given))
-        self.exit_shock = self.exit_shock * b["exit_shock_decay"] + float(len(leaving)) * (
-            a["conflict.improper_cessation"] * (1.0 - ctx["exit_handling"])
-        )
+        shock = self._site("exit_shock", view, "run")
+        self.exit_shock = self.exit_shock * b["exit_shock_decay"]
+        if leaving:
+            self.exit_shock = self.exit_shock + float(len(leaving)) * shock
         for member, cause, given in leaving:
             member.active = False
             member.exit_step = view.t
             member.exit_cause = cause
-            self._log_exit(view, member, cause, given, trust_floor, faith_floor)
+            self._log_exit(view, member, cause, given, trust_floor, faith_floor, shock)
         self.counters["exits"] += len(leaving)
         if len(view.active) - len(leaving) < 2:
             self.dissolved = True
@@ -665,9 +622,23 @@ class PartnershipModel(mesa.Model):
             self._log(
                 view.t, "dissolution", CAUSE_NAMES[self.cause],
                 members=", ".join(m.name for m, _, _ in leaving),
-                rules=_EXIT_RULES[self.cause],
+                rules=self._rules_at(_FLOOR[self.cause]),
                 detail=f"fewer than two members left (remaining: {names})",
             )
+
+    # -- which rules an event cites -------------------------------------------------------------
+    def _rules_at(self, *sites: str) -> str:
+        """Ids of the rules with a non-zero term at any of ``sites``, in theory order."""
+        ids = [t.rule for name in sites for t in self.terms[name].terms if t.coef != 0.0]
+        return ", ".join(dict.fromkeys(ids))
+
+    def _rules_reading(self, *inputs: str) -> str:
+        """Ids of the rules with a non-zero term that reads any of ``inputs`` (or tests them)."""
+        ids = [
+            t.rule for site in self.terms.values() for t in site.terms
+            if t.coef != 0.0 and (t.input in inputs or any(c[0] in inputs for c in t.conditions))
+        ]
+        return ", ".join(dict.fromkeys(ids))
 
     # -- the event log ------------------------------------------------------------------------
     def _log(self, step: int, mechanism: str, outcome: str, *, member: int = -1,
@@ -697,32 +668,43 @@ class PartnershipModel(mesa.Model):
     def _log_month(self, view: Outlook) -> None:
         """Log the task outcome and each conflict with the trust and faith changes they go with.
 
-        Called after every member decided and before the decisions are applied.
+        Called after every member decided and before the decisions are applied. A task event
+        cites the rules at the task_logit site and those reading the task's outcome; a conflict
+        the rules at the conflict, resolution and destructive_buffer sites and those reading
+        destructive resolutions.
         """
         pairs = [(m, p) for m in view.active for p in view.active if p is not m]
         d_trust = ordered_sum(m.next_trust[p.index] - m.trust[p.index] for m, p in pairs)
         d_faith = ordered_sum(m.next_faith - m.faith for m in view.active)
         self._log(
             view.t, "task", "success" if view.success else "failure", members="all",
-            rules=_TASK_RULES[view.success],
+            rules=_merge(self._rules_at("task_logit"),
+                         self._rules_reading("task_success" if view.success else "task_failure")),
             d_trust=d_trust / max(float(len(pairs)), 1.0),
             d_faith=d_faith / view.count, d_synergy=self.synergy - view.synergy_before,
             value=view.p_success,
             detail=f"ambition {view.ambition:.2f}, success probability {view.p_success:.2f}",
         )
         by_index = {m.index: m for m in view.active}
+        failure_rules = [t for t in self.terms["conflict"].month
+                         if t.coef != 0.0 and t.input == "task_failure"]
         for i, j in view.conflicts:
             first, second = by_index[i], by_index[j]
             constructive = (i, j) in view.constructive_pairs
             triggers = []
-            if not view.success and self.coef["conflict.task_failure"] != 0.0:
+            if not view.success and failure_rules:
                 triggers.append("task failure")
             if self.exit_shock > 0.05:
                 triggers.append("improper exit")
+            sites = ("conflict", "resolution") if constructive else (
+                "conflict", "resolution", "destructive_buffer")
+            rules = self._rules_at(*sites)
+            if not constructive:
+                rules = _merge(rules, self._rules_reading("destructive_resolution"))
             self._log(
                 view.t, "conflict", "constructive" if constructive else "destructive",
                 member=i, partner=j, members=f"{first.name} & {second.name}",
-                rules=f"{_CONFLICT_RULES}, {_RESOLUTION_RULES[constructive]}",
+                rules=rules,
                 d_trust=0.5 * ((first.next_trust[j] - first.trust[j])
                                + (second.next_trust[i] - second.trust[i])),
                 d_faith=0.5 * ((first.next_faith - first.faith)
@@ -732,7 +714,7 @@ class PartnershipModel(mesa.Model):
             )
 
     def _log_exit(self, view: Outlook, member: Organisation, cause: int, given: float,
-                  trust_floor: float, faith_floor: float) -> None:
+                  trust_floor: float, faith_floor: float, shock: float) -> None:
         if cause == CAUSE_TRUST:
             value, threshold = given, trust_floor
             parts = self._trust_parts(member, view)
@@ -743,13 +725,13 @@ class PartnershipModel(mesa.Model):
         shown = ", ".join(f"{k} {v:+.3f}" for k, v in sorted(parts.items(), key=lambda x: x[1])
                           if v < 0)
         partners = [p for p in view.active if p is not member]
+        rules = self._rules_at(_FLOOR[cause])
+        if shock != 0.0:
+            rules = _merge(rules, self._rules_at("exit_shock"))
         self._log(
             view.t, "exit", CAUSE_NAMES[cause], member=member.index,
             partner=partners[0].index if len(partners) == 1 else -1, members=member.name,
-            rules=_EXIT_RULES[cause] + (
-                ", conflict.improper_cessation" if self.coef["conflict.improper_cessation"] * (
-                    1.0 - view.ctx["exit_handling"]) != 0.0 else ""
-            ),
+            rules=rules,
             d_trust=given - view.trust_given[member.index],
             d_faith=member.faith - view.faith_before[member.index],
             value=value, threshold=threshold, driver=driver,
@@ -758,32 +740,31 @@ class PartnershipModel(mesa.Model):
 
     @staticmethod
     def _trust_parts(member: Organisation, view: Outlook) -> dict[str, float]:
-        """This month's change of the member's mean trust, split by mechanism."""
-        names = list(TRUST_TERMS)
-        loop = names.index("trust-building loop")
-        names[loop] = "task success" if view.success else "task failure"
-        parts = dict.fromkeys(names, 0.0)
+        """This month's change of the member's mean trust, split by rule (and resolution)."""
+        parts: dict[str, float] = {}
         partners = [p for p in view.active if p is not member]
         for partner in partners:
             terms = member.trust_terms.get(partner.index, ())
-            total = sum(terms)
+            total = ordered_sum(v for _, v in terms)
             change = member.trust[partner.index] - member.previous_trust[partner.index]
             if total != 0.0:
-                for name, term in zip(names, terms, strict=True):
-                    parts[name] += term * change / total / max(len(partners), 1)
+                for name, term in terms:
+                    share = term * change / total / max(len(partners), 1)
+                    parts[name] = parts.get(name, 0.0) + share
         return parts
 
     @staticmethod
     def _faith_parts(member: Organisation, view: Outlook) -> dict[str, float]:
-        """This month's faith change of the member, split by mechanism."""
-        names = list(FAITH_TERMS)
-        names[1] = "task success" if view.success else "task failure"
+        """This month's faith change of the member, split by rule."""
         terms = member.faith_terms
-        total = sum(terms)
+        total = ordered_sum(v for _, v in terms)
         change = member.faith - view.faith_before[member.index]
         if total == 0.0:
             return {}
-        return {name: term * change / total for name, term in zip(names, terms, strict=True)}
+        parts: dict[str, float] = {}
+        for name, term in terms:
+            parts[name] = parts.get(name, 0.0) + term * change / total
+        return parts
 
     def events_frame(self) -> pd.DataFrame:
         """The event log as a DataFrame (columns :data:`EVENT_COLUMNS`, one row per event).

@@ -655,18 +655,19 @@ def _read(data: Any, source: str) -> tuple[Theory | None, list[str]]:
             problems.append(f"{source}: context {c.name}: field 'name': '{c.name}' is a built-in "
                             "context or state input (give the theory's context its own name)")
     mechanisms = _entries(data, "mechanisms", MechanismModel, source, problems)
+    late: list[str] = []  # baseline problems, reported after the rules' (file order)
     baseline = dict(_default_data()["baseline"])
     raw_baseline = data.get("baseline", {}) or {}
     if not isinstance(raw_baseline, Mapping):
-        problems.append(f"{source}: 'baseline' must be a mapping of constant names to numbers")
+        late.append(f"{source}: 'baseline' must be a mapping of constant names to numbers")
         raw_baseline = {}
     for key, value in raw_baseline.items():
         value = _as_float(value)
         if key not in baseline:
-            problems.append(f"{source}: baseline: unknown constant '{key}'{closest(key, baseline)}"
+            late.append(f"{source}: baseline: unknown constant '{key}'{closest(key, baseline)}"
                             f" (allowed: {', '.join(baseline)})")
         elif not isinstance(value, float) or not math.isfinite(value):
-            problems.append(f"{source}: baseline.{key}: {value!r} is not a finite number")
+            late.append(f"{source}: baseline.{key}: {value!r} is not a finite number")
         else:
             baseline[key] = value
     known = {**builtin, **{c.name: c.info() for c in contexts}}
@@ -696,6 +697,7 @@ def _read(data: Any, source: str) -> tuple[Theory | None, list[str]]:
         problems.extend(f"{source}: rule {rule.id}: {p}" for p in found)
         if not found:
             rules.append(rule)
+    problems += late
     if problems:
         return None, problems
     theory = Theory(rules, baseline, str(data.get("name", source)), contexts, mechanisms)
@@ -716,8 +718,9 @@ def _check_rule(rule: Rule, contexts: Mapping[str, ContextInfo],
             out.append(f"field 'outcome': {rule.outcome!r} is not reached from site "
                        f"'{site.name}' (allowed: {', '.join(reach)})")
         if rule.mechanism not in site_mechanisms[site.name]:
-            out.append(f"field 'mechanism': {rule.mechanism!r} does not act at site '{site.name}' "
-                       f"(allowed: {', '.join(sorted(site_mechanisms[site.name]))}; or declare "
+            hint = closest(rule.mechanism, site_mechanisms[site.name])
+            out.append(f"field 'mechanism': {rule.mechanism!r} does not act at site '{site.name}'"
+                       f"{hint} (allowed: {', '.join(sorted(site_mechanisms[site.name]))}; or declare "
                        "it under 'mechanisms' with this site)")
         level = _context_level(rule.context, site, contexts)
         if level is None and site.kind != "floor":
