@@ -8,7 +8,7 @@ the largest member count in the batch; ``present`` marks real members.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -16,7 +16,13 @@ from typing import Any
 import numpy as np
 
 from cmo_sim.rng import normalise_seed, run_keys
-from cmo_sim.scenario import MEMBER_FIELDS, PARTNERSHIP_FIELDS, Scenario
+from cmo_sim.scenario import (
+    _USER_PATH,
+    MEMBER_FIELDS,
+    PARTNERSHIP_FIELDS,
+    Scenario,
+    check_theory_contexts,
+)
 from cmo_sim.theory import Theory, load_theory
 
 __all__ = ["Contexts", "Params", "compile_params"]
@@ -136,8 +142,13 @@ class Params:
         )
 
 
-def _scenario_arrays(scenario: Scenario, n_members: int) -> tuple[dict[str, Any], list]:
-    """Per-scenario context values (scalars / member vectors) and timeline states."""
+def _scenario_arrays(scenario: Scenario, n_members: int,
+                     own: Mapping[str, Any]) -> tuple[dict[str, Any], list]:
+    """Per-scenario context values (scalars / member vectors) and timeline states.
+
+    ``own`` holds the theory's own contexts (info with ``level`` and ``typical``): a scenario
+    that does not set one runs at its typical value.
+    """
 
     def member_vector(name: str, members) -> np.ndarray:
         vec = np.full(n_members, 0.5 if name != "size" else 1000.0)
@@ -148,11 +159,26 @@ def _scenario_arrays(scenario: Scenario, n_members: int) -> tuple[dict[str, Any]
     values: dict[str, Any] = {n: float(getattr(scenario, n)) for n in CONTEXT_NAMES}
     for name in MEMBER_NAMES:
         values[name] = member_vector(name, scenario.members)
+    for name, info in own.items():
+        if info.level == "partnership":
+            values[name] = float(scenario.contexts.get(name, info.typical))
+        else:
+            vec = np.full(n_members, info.typical)
+            for i, m in enumerate(scenario.members):
+                vec[i] = m.contexts.get(name, info.typical)
+            values[name] = vec
     timeline = []
     current = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in values.items()}
     for event in scenario.timeline:
         for key, value in event.changes.items():
-            if key.startswith("members["):
+            user = _USER_PATH.fullmatch(key)
+            if user and user.group(1) is not None:
+                name = user.group(2)
+                current[name] = current[name].copy()
+                current[name][int(user.group(1))] = float(value)
+            elif user:
+                current[user.group(2)] = float(value)
+            elif key.startswith("members["):
                 index = int(key[len("members[") : key.index("]")])
                 attr = key[key.index(".") + 1 :]
                 current[attr] = current[attr].copy()
@@ -170,6 +196,9 @@ def _scenario_arrays(scenario: Scenario, n_members: int) -> tuple[dict[str, Any]
 
 
 def _base(key: str) -> str:
+    user = _USER_PATH.fullmatch(key)
+    if user:
+        return user.group(2)
     return key[key.index(".") + 1 :] if key.startswith("members[") else key
 
 
@@ -216,13 +245,17 @@ def compile_params(
             raise ValueError(f"n_members: {n_members} is less than the largest scenario ({width})")
         width = n_members
     n_rep = reps.size
-    per = [_scenario_arrays(s, width) for s in scenarios]
+    own = {c.name: c.info() for c in theory.user_contexts}
+    contexts_known = theory.contexts
+    for s in scenarios:
+        check_theory_contexts(s, contexts_known)
+    per = [_scenario_arrays(s, width, own) for s in scenarios]
 
     def stack(name: str) -> np.ndarray:
         rows = [np.asarray(values[name], dtype=np.float64) for values, _ in per]
         return np.repeat(np.stack(rows), n_rep, axis=0)
 
-    contexts = {name: stack(name) for name in CONTEXT_NAMES + MEMBER_NAMES}
+    contexts = {name: stack(name) for name in CONTEXT_NAMES + MEMBER_NAMES + tuple(own)}
     present = np.repeat(
         np.stack([np.arange(width) < s.n_members for s in scenarios]), n_rep, axis=0
     )
@@ -236,7 +269,7 @@ def compile_params(
             for _, timeline in per
         ]
         k_max = max(len(e) for e in events)
-        member = name in MEMBER_NAMES
+        member = name in MEMBER_NAMES or (name in own and own[name].level == "member")
         steps = np.full((len(scenarios), k_max), _NEVER, dtype=np.int64)
         shape = (len(scenarios), k_max, width) if member else (len(scenarios), k_max)
         vals = np.zeros(shape)

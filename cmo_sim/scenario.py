@@ -27,6 +27,7 @@ __all__ = [
     "Member",
     "Scenario",
     "TimelineEvent",
+    "check_theory_contexts",
     "field_bounds",
     "load_scenario",
 ]
@@ -68,6 +69,15 @@ class Member(BaseModel):
     workforce_stability: float = _unit(0.5, "0 high churn .. 1 stable workforce.")
     staff_involvement: float = _unit(0.5, "Involvement of staff in partnership decisions.")
     culture: float = _unit(0.5, "Cultural position; distance between members is conflict-prone.")
+    contexts: dict[str, float] = Field(
+        default_factory=dict,
+        description="Values of member-level contexts the theory declares (name -> value).",
+    )
+
+    @field_validator("contexts", mode="before")
+    @classmethod
+    def _user_contexts(cls, value: Any) -> Any:
+        return _user_values(value)
 
 
 class TimelineEvent(BaseModel):
@@ -123,8 +133,17 @@ class Scenario(BaseModel):
     role_clarity: float = _unit(0.5, "Clarity of roles.")
     absent_actors: float = _unit(0.1, "Share of key actors missing from the table.")
     exit_handling: float = _unit(0.5, "How a leaving member exits: 0 improper .. 1 proper.")
+    contexts: dict[str, float] = Field(
+        default_factory=dict,
+        description="Values of partnership-level contexts the theory declares (name -> value).",
+    )
     members: tuple[Member, ...] = Field(min_length=2, max_length=MAX_MEMBERS)
     timeline: tuple[TimelineEvent, ...] = Field(default=())
+
+    @field_validator("contexts", mode="before")
+    @classmethod
+    def _user_contexts(cls, value: Any) -> Any:
+        return _user_values(value)
 
     @field_validator("members", "timeline", mode="before")
     @classmethod
@@ -186,8 +205,14 @@ class Scenario(BaseModel):
                 _check_change(path, path, value, len(data["members"]), allow_structure=True)
             except ValueError as exc:
                 raise ScenarioError(f"{source}: {exc}") from None
+            user = _USER_PATH.fullmatch(path)
             member = _MEMBER_PATH.fullmatch(path)
-            if member:
+            if user and user.group(1) is not None:
+                target = data["members"][int(user.group(1))]
+                target["contexts"] = {**target.get("contexts", {}), user.group(2): value}
+            elif user:
+                data["contexts"] = {**data.get("contexts", {}), user.group(2): value}
+            elif member:
                 data["members"][int(member.group(1))][member.group(2)] = value
             else:
                 data[path] = value
@@ -196,7 +221,10 @@ class Scenario(BaseModel):
     def to_dict(self) -> dict[str, Any]:
         """Plain mapping that :func:`load_scenario` accepts and that gives an equal scenario."""
         data = self.model_dump(mode="json")
-        data["members"] = list(data["members"])
+        if not data["contexts"]:
+            del data["contexts"]
+        data["members"] = [{k: v for k, v in m.items() if not (k == "contexts" and not v)}
+                           for m in data["members"]]
         data["timeline"] = [
             {k: v for k, v in ev.items() if not (k == "note" and v == "")}
             for ev in data["timeline"]
@@ -213,10 +241,78 @@ class Scenario(BaseModel):
 PARTNERSHIP_FIELDS: tuple[str, ...] = tuple(
     name
     for name in Scenario.model_fields
-    if name not in {"name", "description", "entry_point", "members", "timeline", "lead"}
+    if name not in {"name", "description", "entry_point", "members", "timeline", "lead",
+                    "contexts"}
 )
-MEMBER_FIELDS: tuple[str, ...] = tuple(n for n in Member.model_fields if n != "name")
+MEMBER_FIELDS: tuple[str, ...] = tuple(
+    n for n in Member.model_fields if n not in ("name", "contexts"))
 _MEMBER_PATH = re.compile(r"members\[([0-9]+)\]\.(\w+)")
+#: A theory's own contexts: ``contexts.<name>`` or ``members[i].contexts.<name>``.
+_USER_PATH = re.compile(r"(?:members\[([0-9]+)\]\.)?contexts\.([a-z][a-z0-9_]*)")
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def _user_values(value: Any) -> Any:
+    """A mapping of a theory's context names to finite numbers (checked against the theory
+    when the scenario is run or loaded with one)."""
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{_show(value)} is not a mapping of context names to values")
+    out = {}
+    for key, v in value.items():
+        if not isinstance(key, str) or not _NAME.fullmatch(key):
+            raise ValueError(f"key {_show(key)} is not a context name (lower-case letters, "
+                             "digits and underscores)")
+        if isinstance(v, bool):
+            v = float(v)
+        if not isinstance(v, int | float):
+            raise ValueError(f"{key}: {_show(v)} is not a number")
+        if not math.isfinite(float(v)):
+            raise ValueError(f"{key}: {_show(v)} is not a finite number (NaN and infinity are "
+                             "not allowed)")
+        out[key] = float(v)
+    return out
+
+
+def check_theory_contexts(scenario: Scenario, contexts: Mapping[str, Any],
+                          source: str | None = None) -> None:
+    """Check the scenario's own contexts (and timeline changes of them) against a theory's.
+
+    ``contexts`` maps each context the theory declares to its info (``level``, ``low``,
+    ``high``). Raises :class:`ScenarioError` naming the scenario, the path, the value and what
+    is allowed: an undeclared name (with the closest declared one), a context set at the wrong
+    level, or a value outside the declared range.
+    """
+    source = source or scenario.name
+    builtin = set(PARTNERSHIP_FIELDS) | set(MEMBER_FIELDS)
+    own = {n: c for n, c in contexts.items() if n not in builtin}
+
+    def check(path: str, name: str, value: float, level: str) -> None:
+        info = own.get(name)
+        names = sorted(n for n, c in own.items() if c.level == level)
+        if info is None:
+            allowed = ", ".join(names) if names else "none: the theory declares no " + (
+                f"{level}-level context of its own")
+            raise ScenarioError(f"{source}: {path}: the theory declares no context '{name}'"
+                                f"{closest(name, names)} (allowed: {allowed})")
+        if info.level != level:
+            where = "members[i].contexts" if info.level == "member" else "contexts"
+            raise ScenarioError(f"{source}: {path}: '{name}' is a {info.level}-level context "
+                                f"(set it under {where})")
+        if not info.low <= value <= info.high:
+            raise ScenarioError(f"{source}: {path}: {value:g} is out of range (allowed: "
+                                f"{info.low:g} .. {info.high:g})")
+
+    for name, value in scenario.contexts.items():
+        check(f"contexts.{name}", name, value, "partnership")
+    for i, member in enumerate(scenario.members):
+        for name, value in member.contexts.items():
+            check(f"members[{i}].contexts.{name}", name, value, "member")
+    for k, event in enumerate(scenario.timeline):
+        for key, value in event.changes.items():
+            match = _USER_PATH.fullmatch(key)
+            if match:
+                level = "member" if match.group(1) is not None else "partnership"
+                check(f"timeline[{k}].changes.{key}", match.group(2), float(value), level)
 
 
 def field_bounds(path: str) -> tuple[float, float] | None:
@@ -252,6 +348,17 @@ def field_bounds(path: str) -> tuple[float, float] | None:
 
 def _check_change(where: str, key: str, value: Any, n_members: int, *, allow_structure=False):
     """Validate one ``key: value`` of a timeline change (or a ``with_values`` path)."""
+    user = _USER_PATH.fullmatch(key)
+    if user:
+        if user.group(1) is not None and int(user.group(1)) >= n_members:
+            raise ValueError(f"{where}: member index {user.group(1)} out of range "
+                             f"(0 .. {n_members - 1})")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"{where}: {_show(value)} is not a number")
+        if not math.isfinite(float(value)):
+            raise ValueError(f"{where}: {_show(value)} is not a finite number (NaN and "
+                             "infinity are not allowed)")
+        return
     member = _MEMBER_PATH.fullmatch(key)
     if member:
         index, attr = int(member.group(1)), member.group(2)
@@ -272,7 +379,8 @@ def _check_change(where: str, key: str, value: Any, n_members: int, *, allow_str
         if key not in allowed:
             raise ValueError(
                 f"{where}: unknown context '{key}'{closest(key, allowed)} "
-                f"(allowed: {', '.join(PARTNERSHIP_FIELDS)}, or members[i].<attribute>)"
+                f"(allowed: {', '.join(PARTNERSHIP_FIELDS)}, members[i].<attribute>, or "
+                "contexts.<name> for a context the theory declares)"
             )
         path = key
         if key in ("name", "description", "entry_point", "lead"):
@@ -487,14 +595,27 @@ def _validate(data: Any, *, source: str) -> Scenario:
         raise ScenarioError(f"{source}: {exc}") from None
 
 
-def load_scenario(source: str | Path | Mapping[str, Any] | Scenario) -> Scenario:
+def load_scenario(source: str | Path | Mapping[str, Any] | Scenario,
+                  theory: Any = None) -> Scenario:
     """Load and validate a scenario from a YAML file, a mapping, or return a Scenario as is.
+
+    With ``theory`` (a :class:`cmo_sim.Theory`), the scenario's own contexts (``contexts:``
+    and ``members[i].contexts:``, and timeline changes of them) are checked against the
+    contexts the theory declares: names, levels and ranges.
 
     Raises
     ------
     ScenarioError
         Naming the file, the field path, the value and what is allowed.
     """
+    scenario = _load(source)
+    if theory is not None:
+        check_theory_contexts(scenario, theory.contexts,
+                              str(source) if isinstance(source, str | Path) else None)
+    return scenario
+
+
+def _load(source: str | Path | Mapping[str, Any] | Scenario) -> Scenario:
     if isinstance(source, Scenario):
         return source
     if isinstance(source, Mapping):
