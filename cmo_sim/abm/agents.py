@@ -77,9 +77,11 @@ def add_terms(acc: float, terms: Sequence[Term], shape: str, view: Outlook, i: i
               j: int = -1, parts: list[tuple[str, float]] | None = None) -> float:
     """``acc`` plus every term of ``terms`` at the site of member ``i`` (towards ``j``).
 
-    The terms are added in order with the numpy engine's formula; ``parts`` (optional)
-    collects each term's ``(rule id, value)``.
+    The terms are added in order with the numpy engine's formula (consecutive terms of one
+    group, one value per run, are summed first and their sum added once, as the numpy engine
+    adds them); ``parts`` (optional) collects each term's ``(rule id, value)``.
     """
+    pending, group = None, -1
     for term in terms:
         if term.coef == 0.0:
             continue
@@ -95,7 +97,15 @@ def add_terms(acc: float, terms: Sequence[Term], shape: str, view: Outlook, i: i
             value = value * view.target(term.target, shape, i, j)
         if parts is not None:
             parts.append((term.rule, float(value)))
-        acc = acc + value
+        if pending is not None and term.group != group:
+            acc, pending = acc + pending, None
+        if term.group >= 0:
+            pending = value if pending is None else pending + value
+            group = term.group
+        else:
+            acc = acc + value
+    if pending is not None:
+        acc = acc + pending
     return float(acc)
 
 

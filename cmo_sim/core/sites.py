@@ -23,7 +23,7 @@ from cmo_sim.core.terms import (
     term_value,
 )
 
-__all__ = ["ArrayView", "add_terms"]
+__all__ = ["ArrayView", "Prepared", "add_prepared", "add_terms", "prepare"]
 
 
 def _to_shape(x: np.ndarray, shape: str) -> np.ndarray:
@@ -117,4 +117,103 @@ def add_terms(acc, terms: Sequence[Term], shape: str, view: ArrayView):
         if term.target != "all":
             value = value * view.targets[(term.target, shape)]
         acc = acc + value
+    return acc
+
+
+class Prepared:
+    """A month term with what the contexts and membership fix about it computed once.
+
+    ``static`` is ``coef * form(input)`` when the input is a context (else None), times the
+    0/1 masks of the conditions on contexts and the target (exact in any order); ``mask`` the
+    0/1 static mask alone when the input is a state input. The month then multiplies in what
+    the state decides, in the order of :func:`cmo_sim.core.terms.term_value`.
+    """
+
+    __slots__ = ("dynamic", "mask", "static", "term")
+
+    def __init__(self, term: Term, static, mask, dynamic):
+        self.term = term
+        self.static = static
+        self.mask = mask
+        self.dynamic = dynamic
+
+
+def prepare(terms: Sequence[Term], shape: str, view: ArrayView) -> list[Prepared]:
+    """The month terms of a site with their static parts; terms that are zero everywhere under
+    the contexts in force are left out (adding them would add exact zeros)."""
+    out = []
+    for term in terms:
+        if term.coef == 0.0:
+            continue
+        mask = None
+        dynamic = []
+        for cond in term.conditions:
+            name, level, reduce, op, value = cond
+            if level == "state" and not _fixed_input(name):
+                dynamic.append(cond)
+                continue
+            hold = condition_value(op, view.read(name, level, reduce, shape, raw=True), value)
+            mask = hold if mask is None else mask * hold
+        if term.target != "all":
+            target = view.targets[(term.target, shape)]
+            mask = target if mask is None else mask * target
+        static = None
+        if term.level != "state" or _fixed_input(term.input):
+            static = term_value(term, view.read(term.input, term.level, term.reduce, shape))
+            if mask is not None:
+                static = static * mask
+            if not np.any(static):
+                continue
+        elif mask is not None and not np.any(mask):
+            continue
+        out.append(Prepared(term, static, mask, tuple(dynamic)))
+    return out
+
+
+def _fixed_input(name: str) -> bool:
+    from cmo_sim.core.terms import STATE_INPUTS
+
+    return STATE_INPUTS[name].fixed
+
+
+def add_prepared(acc, prepared: Sequence[Prepared], shape: str, view: ArrayView):
+    """``acc`` plus the month's value of every prepared term (in order).
+
+    Consecutive terms of one group (one value per run) are summed first and their sum added
+    to the site once. ``acc`` is not changed: the first addition makes a new array, to which
+    the others are added in place (the same numbers, fewer allocations).
+    """
+    owned = False
+    pending, group = None, -1
+
+    def flush(acc, owned, value):
+        if owned:
+            acc += value
+            return acc, True
+        acc = acc + value
+        return acc, acc.ndim > 0
+
+    for p in prepared:
+        term = p.term
+        if p.static is not None:
+            value = p.static
+        else:
+            value = term_value(term, view.input(term.input, shape))
+            if p.mask is not None:
+                value = value * p.mask
+        if term.modulator is not None:
+            value = value * view.modulator(term.modulator, shape)
+        for name, level, reduce, op, limit in p.dynamic:
+            value = value * condition_value(op, view.read(name, level, reduce, shape, raw=True),
+                                            limit)
+        if pending is not None and term.group != group:
+            acc, owned = flush(acc, owned, pending)
+            pending = None
+        if term.group >= 0:
+            pending = value if pending is None else pending + value
+            group = term.group
+        else:
+            acc, owned = flush(acc, owned, value)
+    if pending is not None:
+        acc, owned = flush(acc, owned, pending)
     return acc

@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from cmo_sim.core import mechanisms as m
-from cmo_sim.core.sites import ArrayView, add_terms
+from cmo_sim.core.sites import ArrayView, add_prepared, add_terms, prepare
 from cmo_sim.core.state import CAUSE_FAITH, CAUSE_TRUST, State
 from cmo_sim.params import Params
 from cmo_sim.rng import Stream, uniform
@@ -132,7 +132,9 @@ class Fixed:
     least 1), ``pair_w`` ``[runs, members, members]`` (1 for an ordered active pair),
     ``row_count`` partners per member and ``n_pairs`` ordered pairs (each at least 1),
     ``any_pair``. ``site`` holds each site's fixed part (intercept plus the terms that read
-    only contexts and membership), at the site's shape; ``view`` what the month's terms read.
+    only contexts and membership), at the site's shape; ``month`` each site's month terms
+    with their static parts (:func:`cmo_sim.core.sites.prepare`), ``needs`` the state inputs
+    they read, and ``view`` what they read them from.
     """
 
     active: np.ndarray
@@ -150,6 +152,8 @@ class Fixed:
     incidence: np.ndarray
     pair_active: np.ndarray
     site: dict
+    month: dict
+    needs: frozenset
     view: ArrayView
     dominated: np.ndarray
 
@@ -171,6 +175,9 @@ def fixed_terms(params: Params, ctx, active: np.ndarray) -> Fixed:
                         view)
         for name, shape in _CACHED.items()
     }
+    month = {name: prepare(terms[name].month, shape, view) for name, shape in _CACHED.items()}
+    needs = {p.term.input for terms_ in month.values() for p in terms_}
+    needs |= {c[0] for terms_ in month.values() for p in terms_ for c in p.dynamic}
     k = np.clip(site["complexity"], 0.0, 1.0)
     site["task_logit"] = site["task_logit"] - b["complexity_difficulty"] * (k - 0.5)
     site["risk_tolerance"] = site["risk_tolerance"] - b["complexity_trust_requirement"] * (
@@ -194,6 +201,8 @@ def fixed_terms(params: Params, ctx, active: np.ndarray) -> Fixed:
         incidence=incidence,
         pair_active=active[:, iu] & active[:, ju],
         site=site,
+        month=month,
+        needs=frozenset(needs),
         view=view,
         dominated=m.many(m.many(dom > b["domination_threshold"])),
     )
@@ -281,13 +290,15 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
     state_in[("shared_vision", "run")] = vision
     distance = np.abs(culture[:, iu] - culture[:, ju])
     state_in[("cultural_distance", "upair")] = distance
-    state_in[("cultural_distance", "pair")] = np.abs(culture[:, :, None] - culture[:, None, :])
+    if "cultural_distance" in fx.needs:
+        state_in[("cultural_distance", "pair")] = np.abs(culture[:, :, None]
+                                                         - culture[:, None, :])
     state_in[("faith", "member")] = state.faith
     state_in[("faith", "run")] = _active_mean(state.faith, w, count)
     intra_mean = _active_mean(state.intra_conflict, w, count)
     state_in[("intra_conflict", "member")] = state.intra_conflict
     state_in[("intra_conflict", "run")] = intra_mean
-    comm = np.clip(add_terms(site["communication"], terms["communication"].month, "pair", view),
+    comm = np.clip(add_prepared(site["communication"], fx.month["communication"], "pair", view),
                    0.0, 1.0) * pair_w
     mean_comm = np.where(fx.any_pair, m.msum(m.msum(comm)) / fx.n_pairs, 0.0)
     pair_comm = 0.5 * (comm[:, iu, ju] + comm[:, ju, iu])
@@ -296,13 +307,13 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
     state_in[("communication", "run")] = mean_comm
 
     # Functioning and synergy.
-    f = add_terms(site["functioning"], terms["functioning"].month, "run", view)
+    f = add_prepared(site["functioning"], fx.month["functioning"], "run", view)
     synergy = state.synergy + b["synergy_rate"] * (m.synergy_target(f, b) - state.synergy)
     state_in[("synergy", "run")] = synergy
     state_in[("inertia", "run")] = 1.0 - synergy
 
     # Ambition and the task attempt.
-    tolerance = add_terms(site["risk_tolerance"], terms["risk_tolerance"].month, "member", view)
+    tolerance = add_prepared(site["risk_tolerance"], fx.month["risk_tolerance"], "member", view)
     aim = m.ambition(tolerance, active, ctx.ambition_bias, b)
     state_in[("ambition", "run")] = aim
     logit = (
@@ -310,7 +321,7 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
         + b["synergy_effect"] * (synergy - 0.5)
         - b["ambition_difficulty"] * (aim - 0.5)
     )
-    logit = add_terms(logit, terms["task_logit"].month, "run", view)
+    logit = add_prepared(logit, fx.month["task_logit"], "run", view)
     success = (uniform(params.keys, t, Stream.TASK) < m.sigmoid(logit)) & alive
     failure = ~success & alive
     succ_f, fail_f = success.astype(np.float64), failure.astype(np.float64)
@@ -323,14 +334,14 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
 
     # Conflict between pairs and its resolution.
     hazard = m.sigmoid(
-        add_terms(site["conflict"], terms["conflict"].month, "upair", view)
+        add_prepared(site["conflict"], fx.month["conflict"], "upair", view)
         + state.exit_shock[:, None]
     )
     conflict = (uniform(params.keys, t, Stream.CONFLICT, iu, ju) < hazard) & fx.pair_active
-    q = np.clip(add_terms(site["resolution"], terms["resolution"].month, "run", view), 0.0, 1.0)
+    q = np.clip(add_prepared(site["resolution"], fx.month["resolution"], "run", view), 0.0, 1.0)
     constructive_pair = conflict & (uniform(params.keys, t, Stream.RESOLUTION, iu, ju) < q[:, None])
     destructive_pair = conflict & ~constructive_pair
-    buffer = add_terms(site["destructive_buffer"], terms["destructive_buffer"].month, "run", view)
+    buffer = add_prepared(site["destructive_buffer"], fx.month["destructive_buffer"], "run", view)
     # A destructive resolution's trust change is buffered by the trust in place.
     gained = b["constructive_gain"] * constructive_pair
     lost = (b["destructive_loss"] * np.clip(buffer, 0.25, 1.75))[:, None] * destructive_pair
@@ -339,24 +350,24 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
     resolution[:, ju, iu] = gained - lost * m.distrust_odds(trust_ji)
 
     # Trust: the site's terms plus this month's resolutions.
-    delta = add_terms(site["trust_change"], terms["trust_change"].month, "pair", view)
+    delta = add_prepared(site["trust_change"], fx.month["trust_change"], "pair", view)
     new_trust = np.where(fx.pair_mask, m.nudge(trust, delta + resolution), trust)
 
     # Faith, intra-organisational conflict, shared vision and culture.
     # Faith is about the collaboration as a whole: destructive conflicts count per partner.
     state_in[("destructive_resolution", "member")] = (
         destructive_pair.astype(np.float64) @ fx.incidence) / fx.partners
-    change = add_terms(site["faith_change"], terms["faith_change"].month, "member", view)
+    change = add_prepared(site["faith_change"], fx.month["faith_change"], "member", view)
     new_faith = np.where(active, m.nudge(state.faith, change), state.faith)
-    rise = b["intra_rate"] * add_terms(site["intra_rise"], terms["intra_rise"].month, "member",
+    rise = b["intra_rate"] * add_prepared(site["intra_rise"], fx.month["intra_rise"], "member",
                                        view)
-    decay = add_terms(site["intra_decay"], terms["intra_decay"].month, "member", view)
+    decay = add_prepared(site["intra_decay"], fx.month["intra_decay"], "member", view)
     keep = np.clip(1.0 - b["intra_decay"] * np.maximum(decay, 0.0), 0.0, 1.0)
     new_intra = np.where(active, m.nudge(state.intra_conflict, rise) * keep,
                          state.intra_conflict)
-    move = add_terms(site["vision_change"], terms["vision_change"].month, "run", view)
+    move = add_prepared(site["vision_change"], fx.month["vision_change"], "run", view)
     new_vision = m.nudge(vision, move) if move.any() else vision.copy()
-    pull = np.clip(add_terms(site["culture_pull"], terms["culture_pull"].month, "run", view),
+    pull = np.clip(add_prepared(site["culture_pull"], fx.month["culture_pull"], "run", view),
                    -1.0, 1.0)
     if pull.any():
         new_culture = m.culture_drift(culture, active, w, count, pull)

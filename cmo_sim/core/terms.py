@@ -26,6 +26,7 @@ same order. docs/theory-language.md documents every site, input, form and modula
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -376,6 +377,7 @@ class Term:
     conditions: tuple[tuple[str, str, str, str, float], ...]  # (name, level, reduce, op, value)
     target: str
     fixed: bool
+    group: int = -1
 
 
 @dataclass(frozen=True)
@@ -448,9 +450,45 @@ def compile_terms(rules, baseline: Mapping[str, float],
     out = {}
     for name, (fixed, month) in tables.items():
         site = SITES[name]
+        month = _grouped(month, site, contexts)
         intercept = site.intercept
         value = baseline[intercept] if isinstance(intercept, str) else float(intercept)
         out[name] = SiteTerms(site, float(value), tuple(fixed), tuple(month))
+    return out
+
+
+def _run_level(term: Term, site: Site) -> bool:
+    """Whether the term's value is one per run at this site (before broadcasting)."""
+    if site.shape == "run":
+        return True
+    if term.target != "all":
+        return False
+
+    def run_valued(name: str, level: str) -> bool:
+        if level in ("partnership", "constant"):
+            return True
+        if level == "member":
+            return False
+        return site.shape not in STATE_INPUTS[name].shapes
+
+    if not run_valued(term.input, term.level):
+        return False
+    if term.modulator is not None and site.shape in MODULATORS[term.modulator].shapes:
+        return False
+    return all(run_valued(name, level) for name, level, *_ in term.conditions)
+
+
+def _grouped(month: list[Term], site: Site, contexts) -> list[Term]:
+    """Month terms with their group: consecutive terms with one value per run are summed
+    together before being added to the site (both engines add them so)."""
+    out, group = [], -1
+    for k, term in enumerate(month):
+        if site.shape != "run" and _run_level(term, site):
+            group = k if group < 0 else group
+            out.append(dataclasses.replace(term, group=group))
+        else:
+            group = -1
+            out.append(term)
     return out
 
 
@@ -525,7 +563,7 @@ def form_value(code: int, x, centre: float, half: float):
     """The form ``code`` of input ``x`` (array or float)."""
     if code == CONSTANT:
         return 1.0
-    d = x - centre
+    d = x - centre if centre != 0.0 else x  # x - 0.0 is x: no arithmetic needed
     if code == LINEAR:
         return d
     if code == UPPER:
