@@ -124,6 +124,23 @@ _CACHED = {
 }
 
 
+#: What the engine makes of a site's value (machinery), for the sites it settles once.
+_SETTLE = {
+    "resolution": lambda v, b: np.clip(v, 0.0, 1.0),
+    "destructive_buffer": lambda v, b: b["destructive_loss"] * np.clip(v, 0.25, 1.75),
+    "intra_decay": lambda v, b: np.clip(1.0 - b["intra_decay"] * np.maximum(v, 0.0), 0.0, 1.0),
+    "culture_pull": lambda v, b: np.clip(v, -1.0, 1.0),
+}
+
+
+def _settled(fx: Fixed, name: str, shape: str, view: ArrayView, b) -> np.ndarray:
+    """The settled value of site ``name``: cached, or with this month's terms added."""
+    value = fx.settled.get(name)
+    if value is None:
+        value = _SETTLE[name](add_prepared(fx.site[name], fx.month[name], shape, view), b)
+    return value
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Fixed:
     """The terms of a step fixed by the contexts in force and the membership ``active``.
@@ -133,8 +150,10 @@ class Fixed:
     ``row_count`` partners per member and ``n_pairs`` ordered pairs (each at least 1),
     ``any_pair``. ``site`` holds each site's fixed part (intercept plus the terms that read
     only contexts and membership), at the site's shape; ``month`` each site's month terms
-    with their static parts (:func:`cmo_sim.core.sites.prepare`), ``needs`` the state inputs
-    they read, and ``view`` what they read them from.
+    with their static parts (:func:`cmo_sim.core.sites.prepare`), ``needs`` the ``(state
+    input, shape)`` they read, and ``view`` what they read them from. ``settled`` holds the
+    final values of sites without month terms (the resolution probability, the destructive
+    loss, the share of intra-organisational conflict kept, the cultural pull), computed once.
     """
 
     active: np.ndarray
@@ -154,6 +173,7 @@ class Fixed:
     site: dict
     month: dict
     needs: frozenset
+    settled: dict
     view: ArrayView
     dominated: np.ndarray
 
@@ -176,8 +196,9 @@ def fixed_terms(params: Params, ctx, active: np.ndarray) -> Fixed:
         for name, shape in _CACHED.items()
     }
     month = {name: prepare(terms[name].month, shape, view) for name, shape in _CACHED.items()}
-    needs = {p.term.input for terms_ in month.values() for p in terms_}
-    needs |= {c[0] for terms_ in month.values() for p in terms_ for c in p.dynamic}
+    needs = {(p.term.input, _CACHED[name]) for name, terms_ in month.items() for p in terms_}
+    needs |= {(c[0], _CACHED[name]) for name, terms_ in month.items() for p in terms_
+              for c in p.dynamic}
     k = np.clip(site["complexity"], 0.0, 1.0)
     site["task_logit"] = site["task_logit"] - b["complexity_difficulty"] * (k - 0.5)
     site["risk_tolerance"] = site["risk_tolerance"] - b["complexity_trust_requirement"] * (
@@ -203,6 +224,7 @@ def fixed_terms(params: Params, ctx, active: np.ndarray) -> Fixed:
         site=site,
         month=month,
         needs=frozenset(needs),
+        settled={name: _SETTLE[name](site[name], b) for name in _SETTLE if not month[name]},
         view=view,
         dominated=m.many(m.many(dom > b["domination_threshold"])),
     )
@@ -290,7 +312,7 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
     state_in[("shared_vision", "run")] = vision
     distance = np.abs(culture[:, iu] - culture[:, ju])
     state_in[("cultural_distance", "upair")] = distance
-    if "cultural_distance" in fx.needs:
+    if ("cultural_distance", "pair") in fx.needs:
         state_in[("cultural_distance", "pair")] = np.abs(culture[:, :, None]
                                                          - culture[:, None, :])
     state_in[("faith", "member")] = state.faith
@@ -338,13 +360,12 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
         + state.exit_shock[:, None]
     )
     conflict = (uniform(params.keys, t, Stream.CONFLICT, iu, ju) < hazard) & fx.pair_active
-    q = np.clip(add_prepared(site["resolution"], fx.month["resolution"], "run", view), 0.0, 1.0)
+    q = _settled(fx, "resolution", "run", view, b)
     constructive_pair = conflict & (uniform(params.keys, t, Stream.RESOLUTION, iu, ju) < q[:, None])
     destructive_pair = conflict & ~constructive_pair
-    buffer = add_prepared(site["destructive_buffer"], fx.month["destructive_buffer"], "run", view)
     # A destructive resolution's trust change is buffered by the trust in place.
     gained = b["constructive_gain"] * constructive_pair
-    lost = (b["destructive_loss"] * np.clip(buffer, 0.25, 1.75))[:, None] * destructive_pair
+    lost = _settled(fx, "destructive_buffer", "run", view, b)[:, None] * destructive_pair
     resolution = np.zeros_like(trust)
     resolution[:, iu, ju] = gained - lost * m.distrust_odds(trust_ij)
     resolution[:, ju, iu] = gained - lost * m.distrust_odds(trust_ji)
@@ -361,14 +382,12 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
     new_faith = np.where(active, m.nudge(state.faith, change), state.faith)
     rise = b["intra_rate"] * add_prepared(site["intra_rise"], fx.month["intra_rise"], "member",
                                        view)
-    decay = add_prepared(site["intra_decay"], fx.month["intra_decay"], "member", view)
-    keep = np.clip(1.0 - b["intra_decay"] * np.maximum(decay, 0.0), 0.0, 1.0)
+    keep = _settled(fx, "intra_decay", "member", view, b)
     new_intra = np.where(active, m.nudge(state.intra_conflict, rise) * keep,
                          state.intra_conflict)
     move = add_prepared(site["vision_change"], fx.month["vision_change"], "run", view)
     new_vision = m.nudge(vision, move) if move.any() else vision.copy()
-    pull = np.clip(add_prepared(site["culture_pull"], fx.month["culture_pull"], "run", view),
-                   -1.0, 1.0)
+    pull = _settled(fx, "culture_pull", "run", view, b)
     if pull.any():
         new_culture = m.culture_drift(culture, active, w, count, pull)
     else:
