@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 import cmo_sim
 import cmo_sim.abm
+import cmo_sim.testing
 from cmo_sim.abm import Explanation, Organisation, PartnershipModel, explain, run_abm
 from cmo_sim.core.runner import TRAJECTORY_VARIABLES, RunOutput, run
 from cmo_sim.core.state import COUNTERS
@@ -185,6 +186,39 @@ def test_engines_agree_on_generated_scenarios(scenario, theory, seed, replicate)
         event(f"dissolved in month {'< 6' if final.dissolved_at[0] < 6 else '>= 6'}")
     event(f"exits: {min(int(final.exits[0]), 3)}")
     event(f"timeline events: {len(scenario.timeline)}")
+
+
+@examples(200)
+@given(
+    data=st.data(),
+    theory=cmo_sim.testing.theories(ablate=3, rescale=3, user_contexts=3, user_rules=12),
+    seed=st.integers(0, 2**64 - 1),
+    replicate=st.integers(0, 10**6),
+)
+def test_engines_agree_on_generated_theories(data, theory, seed, replicate):
+    # Theories with contexts and rules of their own (any site, form, modulator, condition,
+    # target and reduction), on scenarios that set those contexts and change them over time.
+    scenario = data.draw(cmo_sim.testing.theory_contexts(data.draw(scenarios(max_members=5)),
+                                                         theory))
+    own = [c for c in theory.user_contexts]
+    if own and data.draw(st.booleans()):
+        context = data.draw(st.sampled_from(own))
+        key = (f"contexts.{context.name}" if context.level == "partnership"
+               else f"members[0].contexts.{context.name}")
+        raw = scenario.to_dict()
+        raw["timeline"] = [{"step": data.draw(st.integers(DIFF_STEPS // 2, DIFF_STEPS)),
+                            "changes": {key: data.draw(st.floats(*context.range))}}]
+        scenario = cmo_sim.load_scenario(raw, theory=theory)
+    params = compile_params([scenario], replicates=[replicate], seed=seed, theory=theory)
+    expected = run(params, DIFF_STEPS, "trajectory")
+    actual = run_abm(params, DIFF_STEPS, "trajectory")
+    _assert_same_output(params, DIFF_STEPS, expected, actual)
+    sites = {s for r in theory.rules[len(THEORY):] for s in r.sites}
+    n_own = len(theory) - len(THEORY)
+    event(f"own rules: {n_own if n_own < 6 else '6+'}")
+    event(f"own contexts: {len(own)}")
+    event(f"own-rule sites: {len(sites) if len(sites) < 6 else '6+'}")
+    event("dissolved" if expected.final.dissolved[0] else "survived")
 
 
 @examples(60)

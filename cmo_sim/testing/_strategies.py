@@ -27,7 +27,7 @@ from cmo_sim.scenario import (
 )
 from cmo_sim.theory import Theory, load_theory
 
-__all__ = ["contexts", "scenarios", "theories"]
+__all__ = ["contexts", "scenarios", "theories", "theory_contexts"]
 
 #: Member sizes are drawn log-uniformly in this range of staff (10 .. 100,000).
 SIZE_RANGE = (10.0, 100_000.0)
@@ -314,8 +314,17 @@ def theories(
     rescale: int | SearchStrategy[int] = 4,
     scale: tuple[float, float] = (0.0, 3.0),
     rules: Sequence[str] | None = None,
+    user_contexts: int | SearchStrategy[int] = 0,
+    user_rules: int | SearchStrategy[int] = 0,
 ) -> SearchStrategy[Theory]:
-    """Variants of a programme theory: some rules ablated, some weights rescaled.
+    """Variants of a programme theory: some rules ablated, some weights rescaled, new ones.
+
+    With ``user_contexts`` and ``user_rules``, the theory also declares contexts of its own
+    (partnership or member level, with their ranges and typical values) and rules of its own:
+    at any site, on any context the site can read (declared, built-in or a state input), with
+    any form, centre, modulator, condition, target and reduction the site allows, and an
+    outcome the site reaches. Every generated theory is built through
+    :meth:`cmo_sim.Theory.extend`, so it is valid as a theory file is.
 
     Parameters
     ----------
@@ -329,6 +338,10 @@ def theories(
         Range of the weight multipliers (finite, 0 <= low <= high).
     rules : sequence of rule ids, optional
         Only these rules are ablated or rescaled (default: all).
+    user_contexts : int or strategy
+        Up to this many contexts of the theory's own (0 .. 6).
+    user_rules : int or strategy
+        Up to this many rules of the theory's own (0 .. 40), named ``user.rule_<k>``.
 
     Raises
     ------
@@ -348,17 +361,146 @@ def theories(
             or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in scale)
             or not all(math.isfinite(v) for v in scale) or not 0 <= scale[0] <= scale[1]):
         raise ValueError(f"scale: {scale!r} is not allowed (finite (low, high), 0 <= low <= high)")
+    _check_int("user_contexts", user_contexts, 0, 6)
+    _check_int("user_rules", user_rules, 0, 40)
     n_ablate = st.integers(0, ablate) if isinstance(ablate, int) else ablate
     n_rescale = st.integers(0, rescale) if isinstance(rescale, int) else rescale
-    return _theories(theory, pool, n_ablate, n_rescale, (float(scale[0]), float(scale[1])))
+    n_contexts = st.integers(0, user_contexts) if isinstance(user_contexts, int) else user_contexts
+    n_rules = st.integers(0, user_rules) if isinstance(user_rules, int) else user_rules
+    return _theories(theory, pool, n_ablate, n_rescale, (float(scale[0]), float(scale[1])),
+                     n_contexts, n_rules)
 
 
 @st.composite
-def _theories(draw, theory, pool, n_ablate, n_rescale, scale) -> Theory:
+def _theories(draw, theory, pool, n_ablate, n_rescale, scale, n_contexts, n_rules) -> Theory:
     k_ablate = _drawn_int("ablate", draw(n_ablate), 0, len(pool))
     k_rescale = _drawn_int("rescale", draw(n_rescale), 0, len(pool) - k_ablate)
     ids = draw(st.lists(st.sampled_from(pool), min_size=k_ablate + k_rescale,
                         max_size=k_ablate + k_rescale, unique=True))
     factors = {i: draw(st.floats(*scale)) for i in ids[k_ablate:]}
     weights = {i: theory.rule(i).weight * f for i, f in factors.items()}
-    return theory.with_weights(weights).without(*ids[:k_ablate])
+    varied = theory.with_weights(weights).without(*ids[:k_ablate])
+    k_contexts = _drawn_int("user_contexts", draw(n_contexts), 0, 6)
+    k_rules = _drawn_int("user_rules", draw(n_rules), 0, 40)
+    if not k_contexts and not k_rules:
+        return varied
+    contexts = [draw(_user_context(f"user_{k}")) for k in range(k_contexts)]
+    known = {**varied.contexts, **{c["name"]: _Info(c) for c in contexts}}
+    rules = [draw(_user_rule(f"user.rule_{k}", known)) for k in range(k_rules)]
+    return varied.extend(rules=rules, contexts=contexts)
+
+
+#: Typical size of a term at each site (scale of generated rules): logits and levels take
+#: terms of order 1, monthly changes terms of order the baseline rates.
+_SITE_MAGNITUDE = {
+    "initial_trust": 0.2, "initial_faith": 0.2, "lead_power": 0.2, "complexity": 0.5,
+    "communication": 0.5, "functioning": 1.0, "risk_tolerance": 0.5, "task_logit": 1.0,
+    "conflict": 1.0, "resolution": 0.5, "destructive_buffer": 0.5, "trust_change": 0.05,
+    "faith_change": 0.05, "intra_rise": 1.0, "intra_decay": 1.0, "vision_change": 0.05,
+    "culture_pull": 0.05, "exit_shock": 1.0, "trust_floor": 0.2, "faith_floor": 0.2,
+}
+
+
+class _Info:
+    """What the rule generator needs of a declared context."""
+
+    def __init__(self, data: Mapping[str, Any]):
+        self.level = data["level"]
+        self.low, self.high = data["range"]
+
+
+@st.composite
+def _user_context(draw, name: str) -> dict[str, Any]:
+    low, high = draw(st.sampled_from([(0.0, 1.0), (-1.0, 1.0), (0.0, 10.0)]))
+    typical = draw(st.floats(low, high))
+    return {"name": name, "level": draw(st.sampled_from(["partnership", "member"])),
+            "range": [low, high], "typical": typical, "meaning": "generated",
+            "provenance": "generated by cmo_sim.testing.theories"}
+
+
+def _readable(site, known: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(name, level)`` of everything a term at ``site`` can read."""
+    from cmo_sim.core.terms import STATE_INPUTS
+
+    out = []
+    for name in sorted(known):
+        state = STATE_INPUTS.get(name)
+        if state is not None and name in site.inputs:
+            continue  # read as the state input below
+        out.append((name, known[name].level))
+    for name in sorted(site.inputs):
+        shapes = STATE_INPUTS[name].shapes
+        if site.shape in shapes or "run" in shapes:
+            out.append((name, "state"))
+    return out
+
+
+def _span(name: str, level: str, known: Mapping[str, Any]) -> tuple[float, float]:
+    if level == "state":
+        return (0.0, 1.0)
+    info = known[name]
+    return (float(info.low), float(info.high))
+
+
+@st.composite
+def _user_rule(draw, rule_id: str, known: Mapping[str, Any]) -> dict[str, Any]:
+    from cmo_sim.core.terms import CONDITION_OPS, FORMS, MODULATORS, REDUCTIONS, SITES
+
+    sums = sorted(n for n, s in SITES.items() if s.kind == "sum")
+    name = draw(st.sampled_from(sums + ["trust_floor", "faith_floor"]))
+    site = SITES[name]
+    rule: dict[str, Any] = {"id": rule_id, "provenance": "generated by cmo_sim.testing",
+                            "weight": draw(st.floats(0.0, 1.0)), "site": name,
+                            "mechanism": draw(st.sampled_from(sorted(site.mechanisms))),
+                            "scale": [_SITE_MAGNITUDE[name]]}
+    if site.kind == "floor":
+        rule.update(context=site.compares, outcome="dissolution", sign=-1, form="constant")
+        if draw(st.booleans()):
+            rule["modulator"] = "exit_ease"
+        return rule
+    readable = _readable(site, known)
+    context, level = draw(st.sampled_from(readable))
+    low, high = _span(context, level, known)
+    rule.update(context=context, outcome=draw(st.sampled_from(sorted(site.outcomes))),
+                sign=draw(st.sampled_from([-1, 1])), form=draw(st.sampled_from(list(FORMS))))
+    if draw(st.booleans()):
+        rule["centre"] = draw(st.floats(low, high))
+    if rule["form"] == "saturating":
+        rule["half"] = draw(st.floats(0.05, 1.0))
+    modulators = sorted(
+        m for m in site.modulators
+        if (site.shape in MODULATORS[m].shapes or "run" in MODULATORS[m].shapes)
+        and (MODULATORS[m].needs is None or MODULATORS[m].needs in site.inputs))
+    if modulators and draw(st.booleans()):
+        rule["modulator"] = draw(st.sampled_from(modulators))
+    if draw(st.booleans()):
+        cond, cond_level = draw(st.sampled_from(readable))
+        c_low, c_high = _span(cond, cond_level, known)
+        if cond == "size":
+            c_low, c_high = 10.0, 100_000.0
+        if cond == "n_members":
+            c_low, c_high = 2.0, 16.0
+        rule["when"] = [f"{cond} {draw(st.sampled_from(CONDITION_OPS))} "
+                        f"{draw(st.floats(c_low, c_high)):.6g}"]
+    if len(site.targets) > 1 and draw(st.booleans()):
+        rule["target"] = draw(st.sampled_from(site.targets))
+    if level == "member" and draw(st.booleans()):
+        rule["reduce"] = draw(st.sampled_from(REDUCTIONS[site.shape]))
+    return rule
+
+
+@st.composite
+def theory_contexts(draw, scenario: Scenario, theory: Theory) -> Scenario:
+    """``scenario`` with a value drawn in range for each context ``theory`` declares (member
+    contexts per member); contexts left out run at their typical value."""
+    changes: dict[str, Any] = {}
+    for context in theory.user_contexts:
+        low, high = context.range
+        if context.level == "partnership":
+            if draw(st.booleans()):
+                changes[f"contexts.{context.name}"] = draw(st.floats(low, high))
+        else:
+            for i in range(scenario.n_members):
+                if draw(st.booleans()):
+                    changes[f"members[{i}].contexts.{context.name}"] = draw(st.floats(low, high))
+    return scenario.with_values(changes) if changes else scenario
