@@ -33,7 +33,8 @@ def test_public_names():
     public = {n for n in dir(cmo_sim.testing) if not n.startswith("_")}
     assert public == set(cmo_sim.testing.__all__)
     assert sorted(cmo_sim.testing.__all__) == [
-        "Effect", "assert_effect", "check_invariants", "contexts", "scenarios", "theories"]
+        "Effect", "assert_effect", "check_invariants", "contexts", "scenarios", "theories",
+        "theory_contexts"]
 
 
 # -- strategies -----------------------------------------------------------------------------------

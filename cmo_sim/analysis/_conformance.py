@@ -11,8 +11,10 @@ and the interval excludes zero. The same is then done with ``theory.without(rule
 acts through other rules, the rule's share of it (see :func:`conformance`, Notes).
 
 How each rule's context is raised (its *manipulation*) and how its outcome is read (its
-*measure*) is set per rule in :data:`PROBES` and shown in the report; docs/conformance.md
-explains the choices.
+*measure*) is shown in the report. A rule of the default theory, as the default theory has it,
+uses its curated probe in :data:`PROBES`; any other rule (a theory's own, or a default rule
+given another context, outcome or terms) a probe built from what it declares
+(:func:`probe_for`). docs/conformance.md explains the choices.
 """
 
 from __future__ import annotations
@@ -31,12 +33,15 @@ from scipy import stats
 from cmo_sim._simulate import simulate
 from cmo_sim.core import StepCache, init, step
 from cmo_sim.core import mechanisms as m
+from cmo_sim.core.sites import add_prepared
+from cmo_sim.core.terms import SITES
 from cmo_sim.params import compile_params
 from cmo_sim.rng import normalise_seed
 from cmo_sim.scenario import MEMBER_FIELDS, PARTNERSHIP_FIELDS, Scenario, field_bounds
 from cmo_sim.theory import Theory, load_theory
 
-__all__ = ["PROBES", "ConformanceReport", "Probe", "background_scenarios", "conformance"]
+__all__ = ["OUTCOME_MEASURES", "PROBES", "STATE_PROBES", "ConformanceReport", "Probe",
+           "background_scenarios", "conformance", "probe_for"]
 
 #: The typical voluntary dyad the backgrounds are drawn around (as ``cmo-sim run`` uses).
 _TYPICAL = {
@@ -212,6 +217,13 @@ MEASURES: dict[str, Measure] = {
         "trust_requirement",
         f"least trust given minus the aim agreed on it, months 1-{EARLY_MONTHS} (proxy)",
         _trust_requirement, trajectories=True),
+    "dissolved": Measure("dissolved", "share of runs dissolved (either cause)",
+                         _summary("dissolved")),
+    "synergy": Measure("synergy", "mean synergy over the months alive (summary synergy_mean)",
+                       _summary("synergy_mean")),
+    "intra_early": Measure(
+        "intra_early", f"mean intra-organisational conflict over months 1-{EARLY_MONTHS}",
+        _trajectory_mean("intra_conflict"), trajectories=True),
     "communication": Measure(
         "communication",
         f"mean pairwise communication over months 1-{EARLY_MONTHS} (read from the engine)",
@@ -223,7 +235,7 @@ def _mean_communication(params, steps: int) -> np.ndarray:
     """Mean pairwise communication over the first months each run is in place (engine values).
 
     Communication is not a recorded variable, so it is read from the engine's own
-    ``mechanisms.communication`` at each month's start while stepping the pure core.
+    communication site at each month's start while stepping the pure core.
     """
     months = min(EARLY_MONTHS, steps)
     state = init(params)
@@ -233,7 +245,9 @@ def _mean_communication(params, steps: int) -> np.ndarray:
     for t in range(months):
         alive = ~state.dissolved
         fixed = cache.get(params, params.contexts_at(t), state.active & alive[:, None], alive)
-        comm = m.communication(fixed.communication_base, state.trust, params.coef)
+        fixed.view.state[("trust", "pair")] = state.trust
+        comm = np.clip(add_prepared(fixed.site["communication"], fixed.month["communication"],
+                                    "pair", fixed.view), 0.0, 1.0)
         pairs = m.msum(m.msum(fixed.pair_w))
         mean = m.msum(m.msum(comm * fixed.pair_w)) / np.maximum(pairs, 1.0)
         total += np.where(alive, mean, 0.0)
@@ -375,8 +389,9 @@ PROBES: dict[str, Probe] = {
         text="task failure raised through absent_actors 0.1 -> 0.9",
         via=("trust.success_loop", "conflict.task_failure")),
     "dissolution.critical_trust": _probe(
-        "information_exchange", 0.9, 0.1, "dissolved_by_trust",
-        text="conflict raised through information_exchange 0.9 -> 0.1"),
+        "history", -0.5, 0.5, "dissolved_by_trust",
+        text="trust raised through history -0.5 -> 0.5", setter=_context("history"),
+        via=_TRUST_PATHS),
     "dissolution.faith_collapse": _probe(
         "stakeholder_involvement", 0.1, 0.9, "dissolved_by_faith",
         text="faith raised through stakeholder_involvement 0.1 -> 0.9"),
@@ -433,7 +448,7 @@ PROBES: dict[str, Probe] = {
         text="leadership 0.5 -> 0.9 with members' cultures 0.5 apart", setup=_APART,
         via=("leadership.collaborative",)),
     # Task complexity.
-    "complexity.interoperability": _probe("interoperability", 0.1, 0.9, "communication"),
+    "complexity.interoperability": _probe("interoperability", 0.1, 0.9, "performance"),
     "complexity.size_trust_requirement": _probe(
         "size", 0.1, 10.0, "trust_requirement",
         text="every member's size 0.1x -> 10x", setter=_size_factor,
@@ -461,6 +476,147 @@ PROBES: dict[str, Probe] = {
     # Point of entry.
     "entry.competitive_threat": _probe("threat", 0.0, 0.9, "trust_early"),
 }
+
+
+# -- probes of any rule ------------------------------------------------------------------------------
+#: How each state input is raised through a built-in context, for a rule that reads it:
+#: (setter, low, high, description).
+STATE_PROBES: dict[str, tuple[Setter, Any, Any, str]] = {
+    "trust": (_context("history"), -0.5, 0.5, "trust raised through history -0.5 -> 0.5"),
+    "synergy": (_context("history"), -0.5, 0.5, "synergy raised through history -0.5 -> 0.5"),
+    "inertia": (_context("history"), 0.5, -0.5, "inertia raised through history 0.5 -> -0.5"),
+    "faith": (_context("stakeholder_involvement"), 0.1, 0.9,
+              "faith raised through stakeholder_involvement 0.1 -> 0.9"),
+    "communication": (_context("communication"), 0.1, 0.9,
+                      "communication raised through the communication context 0.1 -> 0.9"),
+    "intra_conflict": (_every_member("staff_involvement"), 0.9, 0.1, _INTRA_CONFLICT_RAISED),
+    "shared_vision": (_context("shared_vision"), 0.1, 0.9, "shared_vision 0.1 -> 0.9"),
+    "cultural_distance": (_culture_gap, 0.0, 0.6, "members' cultures moved apart: gap 0 -> 0.6"),
+    "task_success": (_context("absent_actors"), 0.9, 0.1,
+                     "task success raised through absent_actors 0.9 -> 0.1"),
+    "task_failure": (_context("absent_actors"), 0.1, 0.9,
+                     "task failure raised through absent_actors 0.1 -> 0.9"),
+    "ambition": (_context("ambition_bias"), -0.5, 0.5,
+                 "ambition raised through ambition_bias -0.5 -> 0.5"),
+    "destructive_resolution": (_context("conflict_resolution"), 0.5, 0.1,
+                               "destructive resolution raised through conflict_resolution "
+                               "0.5 -> 0.1"),
+    "dominance": (_size_ratio, 1.0, 1000.0, "dominance raised through a size asymmetry: "
+                  "member 1 1x -> 1000x member 0 (same geometric mean)"),
+    "n_members": (_n_members, 2, 6, "members 2 -> 6"),
+}
+#: The measure of each outcome a rule can declare.
+OUTCOME_MEASURES: dict[str, str] = {
+    "task_achievement": "performance", "trust": "trust_early", "faith": "faith_early",
+    "ambition": "ambition", "conflict": "conflict_rate", "dissolution": "dissolved",
+    "shared_vision": "vision", "communication": "communication", "synergy": "synergy",
+    "intra_conflict": "intra_early", "trust_requirement": "trust_requirement",
+}
+
+
+def _user_context(name: str, level: str) -> Setter:
+    def setter(scenario: Scenario, value: Any) -> Scenario:
+        if level == "partnership":
+            return scenario.with_values({f"contexts.{name}": value})
+        return scenario.with_values({f"members[{i}].contexts.{name}": value
+                                     for i in range(scenario.n_members)})
+
+    return setter
+
+
+def _declared_setter(name: str, info) -> Setter:
+    builtin = name in PARTNERSHIP_FIELDS or name in MEMBER_FIELDS
+    if not builtin:
+        return _user_context(name, info.level)
+    return _every_member(name) if info.level == "member" else _context(name)
+
+
+def _range_for(term, info) -> tuple[Any, Any, str]:
+    """Low and high values of a declared context for a term of ``term.form``."""
+    if info.boolean:
+        return False, True, ""
+    low, high = info.low, info.high
+    span = high - low
+    centre = info.typical if term.centre is None else term.centre
+    centre = min(max(centre, low), high)
+    lo, hi = low + 0.1 * span, high - 0.1 * span
+    if term.form == "upper":
+        lo = centre
+    elif term.form == "lower":
+        hi = centre
+    elif term.form == "threshold":
+        lo, hi = max(low, centre - 0.1 * span), min(high, centre + 0.1 * span)
+    note = f" ({term.form} half)" if term.form in ("upper", "lower") else ""
+    return round(lo, 6), round(hi, 6), note
+
+
+def _condition_setup(rule, theory) -> tuple[list[tuple[Setter, Any]], list[str]]:
+    """Setters that make the rule's conditions on declared contexts hold, and the conditions
+    on the month's state (which a scenario cannot set)."""
+    from cmo_sim.core.terms import parse_condition
+
+    contexts = theory.contexts
+    setup, state = [], []
+    for term in rule.term_models():
+        site = SITES[term.site]
+        for text in term.when:
+            cond = parse_condition(text)
+            info = contexts.get(cond.context)
+            if info is None or (cond.context in site.inputs and site.stage == "month"):
+                state.append(text)
+                continue
+            if info.boolean:
+                value: Any = cond.op in (">", ">=")
+            else:
+                low, high = (1.0, 1e7) if cond.context == "size" else (info.low, info.high)
+                above = cond.op in (">", ">=")
+                value = (cond.value + high) / 2 if above else (low + cond.value) / 2
+                value = min(max(value, low), high)
+            setup.append((_declared_setter(cond.context, info), value))
+    return setup, list(dict.fromkeys(state))
+
+
+def probe_for(rule, theory: Theory) -> Probe:
+    """How ``rule`` is tested: its curated probe (a default rule as the default theory has it)
+    or one built from what the rule declares.
+
+    The built probe raises the rule's context across its range (for a rule on one half of the
+    range, across that half; a state input through the built-in context in
+    :data:`STATE_PROBES`), with the rule's conditions on contexts set on both sides, and reads
+    the measure of the rule's outcome (:data:`OUTCOME_MEASURES`). ``via`` lists the theory's
+    other rules on the same context.
+    """
+    default = load_theory()
+    if rule.id in PROBES and rule.id in default.ids:
+        original = default.rule(rule.id)
+        if (original.context, original.outcome, original.term_models()) == (
+                rule.context, rule.outcome, rule.term_models()):
+            return PROBES[rule.id]
+    term = rule.term_models()[0]
+    site = SITES[term.site]
+    contexts = theory.contexts
+    setup, state_conditions = _condition_setup(rule, theory)
+    if site.kind == "floor" or (rule.context in site.inputs and site.stage == "month") or (
+            rule.context not in contexts):
+        setter, low, high, text = STATE_PROBES[rule.context]
+    else:
+        info = contexts[rule.context]
+        low, high, note = _range_for(term, info)
+        if rule.context == "size":
+            setter, low, high = _size_factor, 0.1, 10.0
+            text = "every member's size 0.1x -> 10x"
+        else:
+            setter = _declared_setter(rule.context, info)
+            where = "every member's " if info.level == "member" else ""
+            text = f"{where}{rule.context} {low} -> {high}{note}"
+    if setup:
+        text += " with " + ", ".join(t for term in rule.term_models() for t in term.when
+                                     if t not in state_conditions)
+    if state_conditions:
+        text += " (acting where " + " and ".join(state_conditions) + ")"
+    via = tuple(r.id for r in theory.rules
+                if r.id != rule.id and r.weight > 0 and r.context == rule.context)
+    return Probe(text, setter, low, high, OUTCOME_MEASURES[rule.outcome], tuple(setup), via)
 
 
 # -- backgrounds -----------------------------------------------------------------------------------
@@ -745,16 +901,14 @@ def conformance(
         raise ValueError(
             f"ablation_tolerance: {ablation_tolerance!r} is not allowed (a number in [0, 1))")
     ids = list(theory.ids) if rules is None else [theory.rule(r).id for r in rules]
-    missing = [r for r in ids if r not in PROBES]
-    if missing:
-        raise ValueError(f"rules: no probe for {', '.join(missing)} (known: {len(PROBES)} rules)")
     seed_int = normalise_seed(seed)
     sample = background_scenarios(backgrounds, seed=seed_int, base=base)
     rows, per_background = [], []
     for rule_id in ids:
         if progress is not None:
             progress(rule_id)
-        rule, probe = theory.rule(rule_id), PROBES[rule_id]
+        rule = theory.rule(rule_id)
+        probe = probe_for(rule, theory)
         kwargs = dict(replicates=int(replicates), steps=int(steps), seed=seed_int,
                       level=float(level))
         full = _paired_effect(probe, sample, theory, **kwargs)
