@@ -154,7 +154,7 @@ def run_sweep(
         theory = load_theory(theory)
     elif not isinstance(theory, Theory):
         raise ValueError(f"theory: {theory!r} is not a Theory or a path to a theory file")
-    check_theory_factors(sweep.paths, theory)
+    check_theory_factors(sweep.paths, theory, sweep.factors)
     label = executor if isinstance(executor, str) else type(executor).__name__
     runner = make_executor(executor)
     bar = None

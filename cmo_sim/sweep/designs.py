@@ -103,9 +103,44 @@ def theory_changes(values: Mapping[str, Any]) -> tuple[dict[str, float], dict[st
     return weights, baseline
 
 
-def check_theory_factors(paths: Sequence[str], theory: Any) -> None:
-    """ScenarioError for a theory factor naming a rule or constant ``theory`` does not have."""
+def user_context_factor(path: str) -> tuple[str, str] | None:
+    """``(level, name)`` for a factor of a theory's own context (``contexts.<name>`` or
+    ``members[i].contexts.<name>``), else None."""
+    from cmo_sim.scenario import _USER_PATH
+
+    match = _USER_PATH.fullmatch(path)
+    if match is None:
+        return None
+    return ("member" if match.group(1) is not None else "partnership"), match.group(2)
+
+
+def check_theory_factors(paths: Sequence[str], theory: Any,
+                         factors: Sequence[Any] = ()) -> None:
+    """ScenarioError for a theory factor naming a rule or constant ``theory`` does not have,
+    or a factor of a context ``theory`` does not declare (or outside its declared range)."""
+    by_path = {f.path: f for f in factors}
     for path in paths:
+        user = user_context_factor(path)
+        if user is not None:
+            level, name = user
+            declared = {c.name: c for c in theory.user_contexts}
+            info = declared.get(name)
+            where = f"vary['{path}']"
+            if info is None or info.level != level:
+                names = sorted(n for n, c in declared.items() if c.level == level)
+                raise ScenarioError(
+                    f"{where}: theory {theory.name!r} declares no {level}-level context "
+                    f"'{name}'{closest(name, names)} (allowed: {', '.join(names) or 'none'})")
+            factor = by_path.get(path)
+            if factor is not None:
+                low, high = info.range
+                values = ([factor.low, factor.high] if factor.values is None
+                          else list(factor.values))
+                for value in values:
+                    if not low <= value <= high:
+                        raise ScenarioError(f"{where}: {value:g} is outside the declared range "
+                                            f"of '{name}' (allowed: {low:g} .. {high:g})")
+            continue
         kind = theory_factor(path)
         if kind is None:
             continue
@@ -127,11 +162,8 @@ def _check_path(path: Any, base: Scenario) -> str:
     if not isinstance(path, str):
         raise ScenarioError(f"vary: {path!r} is not a field path (a string such as 'leadership')")
     where = f"vary['{path}']"
-    if theory_factor(path) is not None:
-        from cmo_sim.theory import load_theory
-
-        check_theory_factors([path], load_theory())
-        return path
+    if theory_factor(path) is not None or user_context_factor(path) is not None:
+        return path  # checked against the theory the sweep runs (run_sweep)
     if path in _STRUCTURE:
         raise ScenarioError(
             f"{where}: '{path}' cannot be varied (a sweep names its points and keeps the base's "
@@ -235,7 +267,12 @@ def parse_factor(path: Any, spec: Any, base: Scenario) -> Factor:
 
 
 def _range_factor(where: str, path: str, low: Any, high: Any, log: Any) -> Factor:
-    bounds = _theory_bounds(path) if theory_factor(path) is not None else field_bounds(path)
+    if theory_factor(path) is not None:
+        bounds = _theory_bounds(path)
+    elif user_context_factor(path) is not None:
+        bounds = (-math.inf, math.inf)  # the theory's declared range is checked by run_sweep
+    else:
+        bounds = field_bounds(path)
     if bounds is None:
         raise ScenarioError(
             f"{where}: '{path}' is not a continuous field, so it takes no range "
