@@ -610,8 +610,9 @@ def load_scenario(source: str | Path | Mapping[str, Any] | Scenario,
     """
     scenario = _load(source)
     if theory is not None:
-        check_theory_contexts(scenario, theory.contexts,
-                              str(source) if isinstance(source, str | Path) else None)
+        label = (str(source) if isinstance(source, str | Path)
+                 else "scenario" if isinstance(source, Mapping) else None)
+        check_theory_contexts(scenario, theory.contexts, label)
     return scenario
 
 
