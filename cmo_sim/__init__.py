@@ -8,7 +8,7 @@ from cmo_sim.params import Params, compile_params
 from cmo_sim.results import Results, open_results
 from cmo_sim.scenario import Member, Scenario, TimelineEvent, load_scenario
 from cmo_sim.sweep import Sweep, SweepResults, open_sweep, run_sweep
-from cmo_sim.theory import Rule, Theory, load_theory
+from cmo_sim.theory import Rule, Theory, check_theory, load_theory
 
 __all__ = [
     "Comparison",
@@ -23,6 +23,7 @@ __all__ = [
     "Theory",
     "TheoryError",
     "TimelineEvent",
+    "check_theory",
     "compare",
     "compile_params",
     "explain",

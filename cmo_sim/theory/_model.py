@@ -577,7 +577,50 @@ class Theory:
 
 
 # -- loading ----------------------------------------------------------------------------------
-_TOP_KEYS = ("name", "version", "contexts", "mechanisms", "rules", "baseline")
+_TOP_KEYS = ("name", "version", "extends", "contexts", "mechanisms", "rules", "baseline")
+
+
+def _expand(data: Mapping[str, Any], source: str, depth: int = 0) -> tuple[Any, list[str]]:
+    """``data`` with what it ``extends`` merged in (rules of the same id replaced).
+
+    ``extends: default`` builds on the default theory; a path (relative to the file) on another
+    theory file, which may extend in turn.
+    """
+    base_ref = data.get("extends")
+    if base_ref is None:
+        return data, []
+    if depth > 8:
+        return None, [f"{source}: 'extends' goes more than 8 files deep (a cycle?)"]
+    if base_ref == "default":
+        base, base_source = _default_data(), "default theory"
+    elif isinstance(base_ref, str) and base_ref:
+        here = Path(source).parent if Path(source).suffix else Path.cwd()
+        try:
+            base, base_source = _load_yaml(here / base_ref)
+        except TheoryError as exc:
+            return None, [f"{source}: extends: {exc}"]
+        if not isinstance(base, Mapping):
+            return None, [f"{base_source}: a theory must be a mapping"]
+        base, problems = _expand(base, base_source, depth + 1)
+        if problems:
+            return None, problems
+    else:
+        return None, [f"{source}: extends: {base_ref!r} is not allowed ('default' or the path "
+                      "of a theory file)"]
+    merged = {k: v for k, v in data.items() if k != "extends"}
+    own_rules = data.get("rules") or []
+    if not isinstance(own_rules, list):
+        return None, [f"{source}: 'rules' must be a list of rules"]
+    replaced = {r.get("id"): r for r in own_rules if isinstance(r, Mapping)}
+    rules = [replaced.pop(r.get("id"), r) for r in base.get("rules", [])]
+    merged["rules"] = rules + [r for r in own_rules
+                               if not (isinstance(r, Mapping) and r.get("id") in
+                                       {b.get("id") for b in base.get("rules", [])})]
+    for key in ("contexts", "mechanisms"):
+        merged[key] = list(base.get(key) or []) + list(data.get(key) or [])
+    merged["baseline"] = {**(base.get("baseline") or {}), **(data.get("baseline") or {})}
+    merged.setdefault("name", base.get("name", source))
+    return merged, []
 
 
 @cache
@@ -645,6 +688,11 @@ def _read(data: Any, source: str) -> tuple[Theory | None, list[str]]:
         f"(allowed: {', '.join(_TOP_KEYS)})"
         for key in data if key not in _TOP_KEYS
     ]
+    if problems:
+        return None, problems
+    data, problems = _expand(data, source)
+    if problems:
+        return None, problems
     raw_rules = data.get("rules")
     if not isinstance(raw_rules, list) or not raw_rules:
         return None, [*problems, f"{source}: 'rules' must be a non-empty list of rules"]
