@@ -87,12 +87,19 @@ def _cmd_theory_show(args: argparse.Namespace) -> int:
         raise UserError("theory show: give the theory file once (FILE or --theory)")
     theory = load_theory(args.file if args.file is not None else args.theory)
     frame = theory.to_frame()
-    columns = ["id", "context", "mechanism", "outcome", "sign", "weight"]
+    columns = ["id", "context", "mechanism", "outcome", "sign", "weight", "sites"]
     if args.provenance:
         columns.append("provenance")
-    with pd.option_context("display.width", 200, "display.max_rows", None,
+    with pd.option_context("display.width", 240, "display.max_rows", None,
                            "display.max_colwidth", 90):
         print(frame[columns].to_string(index=False))
+        if theory.user_contexts:
+            own = pd.DataFrame([{"context": c.name, "level": c.level,
+                                 "range": f"{c.range[0]:g} .. {c.range[1]:g}",
+                                 "typical": c.typical, "meaning": c.meaning}
+                                for c in theory.user_contexts])
+            print("\nContexts the theory declares:")
+            print(own.to_string(index=False))
     print(f"{len(theory)} rules ({theory.name})")
     return 0
 

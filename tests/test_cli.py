@@ -163,7 +163,7 @@ def test_theory_show_custom_theory(tmp_path: Path, capsys: pytest.CaptureFixture
     printed = capsys.readouterr().out
     assert "(my-ablation)" in printed
     row = next(line for line in printed.splitlines() if line.strip().startswith("faith.trust"))
-    assert row.split()[-1] == "0.0"
+    assert row.split()[-2:] == ["0.0", "faith_change"]  # weight, then the sites
 
 
 # -- scenario check ------------------------------------------------------------------------------
@@ -356,7 +356,7 @@ def test_theory_show_takes_the_file_as_an_argument(
     out = capsys.readouterr().out
     assert out.splitlines()[-1] == "64 rules (mine)"
     row = next(line for line in out.splitlines() if line.split()[:1] == ["faith.trust"])
-    assert row.split()[-1] == "0.0"
+    assert row.split()[-2:] == ["0.0", "faith_change"]
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

@@ -24,3 +24,22 @@ def test_the_language_reference_lists_the_catalogue_as_it_is():
     assert theory_reference.render(text) == text
     for site in ("initial_trust", "trust_change", "trust_floor", "exit_shock"):
         assert f"| `{site}` |" in text
+
+
+def test_the_readme_theory_example_loads_and_runs():
+    import re
+
+    import yaml
+
+    import cmo_sim
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Your own programme theory", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```yaml\n(.*?)```", section, flags=re.S)
+    theory = cmo_sim.load_theory(yaml.safe_load(block))
+    assert len(theory) == len(cmo_sim.load_theory()) + 1
+    scenario = cmo_sim.load_scenario(ROOT / "scenarios" / "voluntary_alliance.yaml")
+    churn = scenario.with_values({"contexts.liaison_turnover": 0.3})
+    low = cmo_sim.simulate(scenario, runs=100, seed=0, theory=theory).summary
+    high = cmo_sim.simulate(churn, runs=100, seed=0, theory=theory).summary
+    assert high["trust_final"].mean() < low["trust_final"].mean()
