@@ -200,3 +200,17 @@ def test_an_extended_theory_round_trips_through_yaml(tmp_path):
     assert loaded == THEORY and loaded.content_hash == THEORY.content_hash
     assert [c.name for c in loaded.user_contexts] == ["liaison_turnover", "formal_process"]
     assert np.isclose(loaded.rule("liaison.turnover_resets").weight, 1.0)
+
+
+def test_explain_cites_a_theorys_own_rules():
+    # Replicate 2 of this churning alliance dissolves in month 9 with liaison
+    # turnover as the largest push down on the leaving member's trust.
+    churning = ALLIANCE.with_values({"contexts.liaison_turnover": 0.9})
+    explanation = cmo_sim.explain(churning, seed=0, replicate=2, theory=THEORY)
+    exit_row = explanation.events[explanation.events["mechanism"] == "exit"].iloc[0]
+    assert exit_row["driver"] == "liaison.turnover_resets"
+    assert "liaison.turnover_resets" in exit_row["detail"]
+    assert ("liaison turnover acting through reduced trust (liaison.turnover_resets)"
+            in explanation.story)
+    cited = {r for rules in explanation.events["rules"] for r in rules.split(", ") if r}
+    assert cited <= set(THEORY.ids)
