@@ -639,8 +639,11 @@ def _parse(data: Any, source: str) -> Theory:
 def _pydantic_problems(exc: ValidationError, where: str, model: type[BaseModel]) -> list[str]:
     out = []
     for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"]) or "(whole entry)"
+        field = ".".join(str(p) for p in err["loc"])
         msg = str(err["msg"]).removeprefix("Value error, ")
+        if not field:  # a check across fields: named by the field its message starts with
+            first = msg.split(" ", 1)[0]
+            field = first if first in model.model_fields else "(whole entry)"
         if err["type"] == "extra_forbidden":
             msg = (f"unknown field{closest(str(err['loc'][-1]), model.model_fields)} "
                    f"(allowed: {', '.join(model.model_fields)})")
@@ -648,7 +651,10 @@ def _pydantic_problems(exc: ValidationError, where: str, model: type[BaseModel])
             msg = "must be lower-case letters, digits and underscores, starting with a letter"
             if field == "id":
                 msg = "must be '<group>.<name>' in " + msg.replace("must be ", "")
-        out.append(f"{where}: field '{field}': {msg} (got {err.get('input')!r})")
+        got = err.get("input")
+        if isinstance(got, Mapping) and field in got:
+            got = got[field]
+        out.append(f"{where}: field '{field}': {msg} (got {got!r})")
     return out
 
 
