@@ -53,18 +53,17 @@ CORE_TESTS = ("tests/test_core.py", "tests/test_abm.py", "tests/test_rng.py",
               "tests/test_calibration.py")
 MUTATIONS = (
     Mutation(
-        "trust_loop_sign_numpy", "cmo_sim/core/mechanisms.py",
-        'rate * a["trust.success_loop"] * 2.0 * ambition_level * success',
-        '-rate * a["trust.success_loop"] * 2.0 * ambition_level * success',
-        CORE_TESTS, "the trust-building loop's success arm flipped, numpy core only",
+        "month_term_sign_numpy", "cmo_sim/core/sites.py",
+        "value = term_value(term, view.input(term.input, shape))",
+        "value = -term_value(term, view.input(term.input, shape))",
+        CORE_TESTS, "every month term on a state input (the trust-building loop among them) "
+        "flipped, numpy engine only",
     ),
     Mutation(
-        "trust_loop_sign_both", "cmo_sim/core/mechanisms.py",
-        'rate * a["trust.success_loop"] * 2.0 * ambition_level * success',
-        '-rate * a["trust.success_loop"] * 2.0 * ambition_level * success',
-        CORE_TESTS, "the trust-building loop's success arm flipped in both engines alike",
-        also=(("cmo_sim/abm/agents.py", 'return rate * a["trust.success_loop"] * 2.0',
-               'return -rate * a["trust.success_loop"] * 2.0'),),
+        "ambition_capped_both", "cmo_sim/core/terms.py",
+        "return np.minimum(2.0 * ambition, 1.0)", "return np.minimum(ambition, 1.0)",
+        ("tests/test_theory_language.py",),
+        "faith's achievement loop counts half the ambition, in both engines alike (shared code)",
     ),
     Mutation(
         "dissolve_below_three_numpy", "cmo_sim/core/step.py",
@@ -111,7 +110,7 @@ MUTATIONS = (
     ),
     Mutation(
         "exit_handling_from_batch_mates", "cmo_sim/core/step.py",
-        "(1.0 - ctx.exit_handling[moved])", "(1.0 - ctx.exit_handling[:moved.size])",
+        'site["exit_shock"][moved]', 'site["exit_shock"][:moved.size]',
         ("tests/test_core.py",), "a leaving member's exit handling read from another run's row",
     ),
     Mutation(
