@@ -253,8 +253,11 @@ _NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
 def _user_values(value: Any) -> Any:
-    """A mapping of a theory's context names to finite numbers (checked against the theory
-    when the scenario is run or loaded with one)."""
+    """A mapping of a theory's context names to finite numbers.
+
+    The names and ranges are checked against the theory when the scenario is run or loaded
+    with one.
+    """
     if not isinstance(value, Mapping):
         raise ValueError(f"{_show(value)} is not a mapping of context names to values")
     out = {}

@@ -66,6 +66,7 @@ def shown(page: Path) -> dict[int, str]:
 
 
 def write(page: Path) -> None:
+    """Rewrite the output blocks of ``page`` from a run of its code blocks."""
     text = page.read_text(encoding="utf-8")
     found = blocks(text)
     results = dict(run(page))
@@ -84,6 +85,7 @@ def check(page: Path) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    """Check (or with ``--write``, rewrite) the page named by the first argument."""
     page = Path(argv[0])
     if argv[1:2] == ["--write"]:
         write(page)

@@ -1,9 +1,9 @@
 """Write or check the reference runs of the default theory on the shipped scenarios.
 
 ``python tools/reference_runs.py write`` records, for every shipped scenario, 200 ten-year runs
-(seed 7): each run's summary and, for the first 20 of them, the monthly trust and faith (member means), synergy, ambition,
-performance, conflict events and shared vision, as Parquet in
-``tests/data/``. ``python tools/reference_runs.py check`` reruns them and prints the largest
+(seed 7): each run's summary and, for the first 20 of them, the monthly trust and faith
+(member means), synergy, ambition, performance, conflict events and shared vision, as Parquet
+in ``tests/data/``. ``python tools/reference_runs.py check`` reruns them and prints the largest
 difference of every column; tests/test_theory_language.py makes the same check. The files were
 written by the engine in which every rule was a hand-written expression, before rules became
 terms at sites, so the check shows that the default theory written as terms runs the same model.
@@ -27,6 +27,7 @@ MONTHLY = 20
 
 
 def scenarios():
+    """Every shipped scenario, in file-name order."""
     return [cmo_sim.load_scenario(p) for p in sorted((ROOT / "scenarios").glob("*.yaml"))]
 
 
@@ -63,6 +64,7 @@ def differences(summary: pd.DataFrame, monthly: pd.DataFrame) -> dict[str, float
 
 
 def main(argv: list[str]) -> int:
+    """Write the reference files (``write``) or print the differences from them."""
     summary, monthly = current()
     if argv[:1] == ["write"]:
         DATA.mkdir(parents=True, exist_ok=True)

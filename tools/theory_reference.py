@@ -68,12 +68,14 @@ def catalogue() -> str:
 
 
 def render(text: str) -> str:
+    """The page ``text`` with its generated section replaced by the current catalogue."""
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)
     return f"{head}{START}\n{catalogue()}\n{END}{tail}"
 
 
 def main(argv: list[str]) -> int:
+    """Rewrite the page, or with ``--check`` exit 1 if it is out of date."""
     text = PAGE.read_text(encoding="utf-8")
     new = render(text)
     if argv[:1] == ["--check"]:

@@ -24,7 +24,6 @@ from cmo_sim.abm.agents import (
     Organisation,
     add_terms,
     clip,
-    distrust_odds,
     nudge,
     ordered_sum,
     sigmoid,

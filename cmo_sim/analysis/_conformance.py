@@ -478,7 +478,7 @@ PROBES: dict[str, Probe] = {
 }
 
 
-# -- probes of any rule ------------------------------------------------------------------------------
+# -- probes of any rule ---------------------------------------------------------------------------
 #: How each state input is raised through a built-in context, for a rule that reads it:
 #: (setter, low, high, description).
 STATE_PROBES: dict[str, tuple[Setter, Any, Any, str]] = {
@@ -551,8 +551,10 @@ def _range_for(term, info) -> tuple[Any, Any, str]:
 
 
 def _condition_setup(rule, theory) -> tuple[list[tuple[Setter, Any]], list[str]]:
-    """Setters that make the rule's conditions on declared contexts hold, and the conditions
-    on the month's state (which a scenario cannot set)."""
+    """Setters making the rule's conditions on contexts hold, and its conditions on state.
+
+    A condition on the month's state cannot be set by a scenario: it is returned as text.
+    """
     from cmo_sim.core.terms import parse_condition
 
     contexts = theory.contexts
@@ -577,8 +579,9 @@ def _condition_setup(rule, theory) -> tuple[list[tuple[Setter, Any]], list[str]]
 
 
 def probe_for(rule, theory: Theory) -> Probe:
-    """How ``rule`` is tested: its curated probe (a default rule as the default theory has it)
-    or one built from what the rule declares.
+    """How ``rule`` is tested: its curated probe, or one built from what it declares.
+
+    The curated probe is used for a default rule as the default theory has it.
 
     The built probe raises the rule's context across its range (for a rule on one half of the
     range, across that half; a state input through the built-in context in

@@ -132,8 +132,8 @@ def ambition(tolerance, present_active, ambition_bias, b: Coef) -> np.ndarray:
 def culture_drift(culture, present_active, weight, count, pull) -> np.ndarray:
     """New cultural positions: members converge under inclusive leadership.
 
-    ``pull`` is the culture_pull site ``[runs]``; ``weight`` / ``count`` are the active-member weights
-    and count.
+    ``pull`` is the culture_pull site ``[runs]``; ``weight`` / ``count`` are the active-member
+    weights and count.
     """
     centre = msum(culture * weight) / count
     return np.where(present_active, culture + pull[:, None] * (centre[:, None] - culture), culture)

@@ -139,8 +139,11 @@ class Prepared:
 
 
 def prepare(terms: Sequence[Term], shape: str, view: ArrayView) -> list[Prepared]:
-    """The month terms of a site with their static parts; terms that are zero everywhere under
-    the contexts in force are left out (adding them would add exact zeros)."""
+    """The month terms of a site with their static parts.
+
+    Terms that are zero everywhere under the contexts in force are left out (adding them would
+    add exact zeros).
+    """
     out = []
     for term in terms:
         if term.coef == 0.0:

@@ -278,7 +278,7 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
     the result is the same with or without it.
     """
     ctx = params.contexts_at(t)
-    b, terms = params.baseline, params.terms
+    b = params.baseline
     alive = ~state.dissolved
     active = state.active & alive[:, None]
     fx = (cache if cache is not None else StepCache()).get(params, ctx, active, alive)

@@ -479,8 +479,11 @@ def _run_level(term: Term, site: Site) -> bool:
 
 
 def _grouped(month: list[Term], site: Site, contexts) -> list[Term]:
-    """Month terms with their group: consecutive terms with one value per run are summed
-    together before being added to the site (both engines add them so)."""
+    """Month terms with their group.
+
+    Consecutive terms with one value per run are summed together before being added to the
+    site (both engines add them so).
+    """
     out, group = [], -1
     for k, term in enumerate(month):
         if site.shape != "run" and _run_level(term, site):

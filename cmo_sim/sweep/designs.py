@@ -104,8 +104,10 @@ def theory_changes(values: Mapping[str, Any]) -> tuple[dict[str, float], dict[st
 
 
 def user_context_factor(path: str) -> tuple[str, str] | None:
-    """``(level, name)`` for a factor of a theory's own context (``contexts.<name>`` or
-    ``members[i].contexts.<name>``), else None."""
+    """``(level, name)`` for a factor of a theory's own context, else None.
+
+    Such factors are ``contexts.<name>`` (partnership level) or ``members[i].contexts.<name>``.
+    """
     from cmo_sim.scenario import _USER_PATH
 
     match = _USER_PATH.fullmatch(path)
@@ -116,8 +118,11 @@ def user_context_factor(path: str) -> tuple[str, str] | None:
 
 def check_theory_factors(paths: Sequence[str], theory: Any,
                          factors: Sequence[Any] = ()) -> None:
-    """ScenarioError for a theory factor naming a rule or constant ``theory`` does not have,
-    or a factor of a context ``theory`` does not declare (or outside its declared range)."""
+    """Raise ScenarioError for a factor ``theory`` cannot vary.
+
+    That is a rule or baseline constant the theory does not have, or a context it does not
+    declare (or values outside the declared range).
+    """
     by_path = {f.path: f for f in factors}
     for path in paths:
         user = user_context_factor(path)

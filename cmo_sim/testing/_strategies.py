@@ -491,8 +491,10 @@ def _user_rule(draw, rule_id: str, known: Mapping[str, Any]) -> dict[str, Any]:
 
 @st.composite
 def theory_contexts(draw, scenario: Scenario, theory: Theory) -> Scenario:
-    """``scenario`` with a value drawn in range for each context ``theory`` declares (member
-    contexts per member); contexts left out run at their typical value."""
+    """``scenario`` with values drawn in range for the contexts ``theory`` declares.
+
+    Member-level contexts are drawn per member; contexts left out run at their typical value.
+    """
     changes: dict[str, Any] = {}
     for context in theory.user_contexts:
         low, high = context.range

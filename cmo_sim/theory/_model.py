@@ -27,15 +27,17 @@ from cmo_sim._errors import TheoryError, closest
 from cmo_sim.core.terms import (
     FORMS,
     MODULATORS,
+    REDUCTIONS,
     SITES,
     STATE_INPUTS,
-    REDUCTIONS,
-    context_level as _context_level,
     ContextInfo,
     SiteTerms,
     TermSpec,
     compile_terms,
     parse_condition,
+)
+from cmo_sim.core.terms import (
+    context_level as _context_level,
 )
 from cmo_sim.scenario import MEMBER_FIELDS, PARTNERSHIP_FIELDS, Member, Scenario, field_bounds
 
@@ -773,9 +775,10 @@ def _check_rule(rule: Rule, contexts: Mapping[str, ContextInfo],
                        f"'{site.name}' (allowed: {', '.join(reach)})")
         if rule.mechanism not in site_mechanisms[site.name]:
             hint = closest(rule.mechanism, site_mechanisms[site.name])
+            allowed = ", ".join(sorted(site_mechanisms[site.name]))
             out.append(f"field 'mechanism': {rule.mechanism!r} does not act at site '{site.name}'"
-                       f"{hint} (allowed: {', '.join(sorted(site_mechanisms[site.name]))}; or declare "
-                       "it under 'mechanisms' with this site)")
+                       f"{hint} (allowed: {allowed}; or declare it under 'mechanisms' with this "
+                       "site)")
         level = _context_level(rule.context, site, contexts)
         if level is None and site.kind != "floor":
             names = sorted(set(contexts) | set(site.inputs))
