@@ -214,8 +214,8 @@ class Organisation(mesa.Agent):
         site = terms["trust_change"]
         for partner in partners:
             j = partner.index
-            parts: list[tuple[str, float]] = []
-            delta = add_terms(site.intercept, site.fixed, "pair", view, i, j, parts)
+            delta, fixed_parts = model.fixed("trust_change", view, "pair", i, j)
+            parts = list(fixed_parts)
             delta = add_terms(delta, site.month, "pair", view, i, j, parts)
             resolution = self.resolution_effect(partner, view)
             parts.append(("constructive resolution" if resolution > 0 else
@@ -223,17 +223,15 @@ class Organisation(mesa.Agent):
             self.trust_terms[j] = tuple(parts)
             self.next_trust[j] = nudge(self.trust[j], delta + resolution)
         site = terms["faith_change"]
-        parts = []
-        change = add_terms(site.intercept, site.fixed, "member", view, i, -1, parts)
+        change, fixed_parts = model.fixed("faith_change", view, "member", i)
+        parts = list(fixed_parts)
         change = add_terms(change, site.month, "member", view, i, -1, parts)
         self.faith_terms = tuple(parts)
         self.next_faith = nudge(self.faith, change)
-        site = terms["intra_rise"]
-        rise = add_terms(add_terms(site.intercept, site.fixed, "member", view, i), site.month,
-                         "member", view, i)
-        site = terms["intra_decay"]
-        decay = add_terms(add_terms(site.intercept, site.fixed, "member", view, i), site.month,
-                          "member", view, i)
+        rise = add_terms(model.fixed("intra_rise", view, "member", i)[0],
+                         terms["intra_rise"].month, "member", view, i)
+        decay = add_terms(model.fixed("intra_decay", view, "member", i)[0],
+                          terms["intra_decay"].month, "member", view, i)
         keep = clip(1.0 - b["intra_decay"] * max(decay, 0.0), 0.0, 1.0)
         self.next_intra_conflict = nudge(self.intra_conflict, b["intra_rate"] * rise) * keep
         self.next_culture = self.culture + view.culture_pull * (view.culture_centre - self.culture)

@@ -279,6 +279,8 @@ class PartnershipModel(mesa.Model):
         self._keys = params.keys
         self._static_contexts = None if params.schedules else self._read_contexts(0)
         self.events: list[dict[str, Any]] = []
+        self._fixed_terms: dict[tuple, tuple] = {}
+        self._fixed_key: tuple = ()
         self._initialise(names)
         self.datacollector = self._data_collector() if collect else None
         if self.datacollector is not None:
@@ -316,14 +318,37 @@ class PartnershipModel(mesa.Model):
             return self._static_contexts
         return self._read_contexts(t)
 
+    def fixed(self, name: str, view: Outlook, shape: str, i: int = -1, j: int = -1
+              ) -> tuple[float, tuple[tuple[str, float], ...]]:
+        """Site ``name``'s intercept plus its fixed terms at member ``i`` (towards ``j``), and
+        each term's ``(rule id, value)``.
+
+        Kept while the contexts in force and the members in place stay the same (as the numpy
+        engine keeps its fixed terms): the same numbers, computed once.
+        """
+        key = (name, i, j)
+        found = self._fixed_terms.get(key)
+        if found is None:
+            parts: list[tuple[str, float]] = []
+            site = self.terms[name]
+            value = add_terms(site.intercept, site.fixed, shape, view, i, j, parts)
+            found = self._fixed_terms[key] = (value, tuple(parts))
+        return found
+
     def _site(self, name: str, view: Outlook, shape: str, i: int = -1, j: int = -1) -> float:
         """The value of site ``name`` at member ``i`` (towards ``j``): fixed, then month terms."""
-        site = self.terms[name]
-        value = add_terms(site.intercept, site.fixed, shape, view, i, j)
-        return add_terms(value, site.month, shape, view, i, j)
+        value = self.fixed(name, view, shape, i, j)[0]
+        return add_terms(value, self.terms[name].month, shape, view, i, j)
 
     def _outlook(self, t: int, ctx: dict[str, float], active: list[Organisation]) -> Outlook:
-        """The structure of the month: who is in, power, lead power and the top member."""
+        """The structure of the month: who is in, power, lead power and the top member.
+
+        The fixed terms kept from earlier months are dropped when the contexts in force or the
+        members in place change.
+        """
+        key = (id(ctx), tuple(m.index for m in active))
+        if key != self._fixed_key:
+            self._fixed_terms, self._fixed_key = {}, key
         members = {m.index: m for m in self.members}
         count = max(float(len(active)), 1.0)
         view = Outlook(t=t, ctx=ctx, members=members, active=active, count=count,
@@ -497,7 +522,7 @@ class PartnershipModel(mesa.Model):
         site = self.terms["risk_tolerance"]
         tolerances = []
         for m in view.active:
-            value = add_terms(site.intercept, site.fixed, "member", view, m.index)
+            value = self.fixed("risk_tolerance", view, "member", m.index)[0]
             value = value - b["complexity_trust_requirement"] * (view.complexity - 0.5)
             tolerances.append(add_terms(value, site.month, "member", view, m.index))
         agreed = min(tolerances) if tolerances else 0.5
@@ -513,7 +538,7 @@ class PartnershipModel(mesa.Model):
         """
         b = self.base
         site = self.terms["task_logit"]
-        logit = add_terms(site.intercept, site.fixed, "run", view)
+        logit = self.fixed("task_logit", view, "run")[0]
         logit = logit - b["complexity_difficulty"] * (view.complexity - 0.5)
         logit = (
             logit
