@@ -333,7 +333,7 @@ def test_theory_check_reports_every_problem_one_line_each(
     good.write_text(load_theory().to_yaml())
     assert main(["theory", "check", str(good), str(bad)]) == 1
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == f"ok   {good}: realist-review-default (64 rules)"
+    assert lines[0] == f"ok   {good}: realist-review-default (70 rules)"
     problems = lines[1:]
     assert len(problems) == 4 and all(line.startswith(f"FAIL {bad}: ") for line in problems)
     first, second, third = (data["rules"][k]["id"] for k in range(3))
@@ -354,7 +354,7 @@ def test_theory_show_takes_the_file_as_an_argument(
         "name: realist-review-default (modified)", "name: mine"))
     assert main(["theory", "show", str(path)]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[-1] == "64 rules (mine)"
+    assert out.splitlines()[-1] == "70 rules (mine)"
     row = next(line for line in out.splitlines() if line.split()[:1] == ["faith.trust"])
     assert row.split()[-2:] == ["0.0", "faith_change"]
 

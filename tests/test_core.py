@@ -262,16 +262,17 @@ def test_common_random_numbers_across_scenarios():
 
 
 # -- ablation: a rule's weight 0 removes exactly its link ------------------------------------------
-# Scenario contexts and the rules through which each acts. Two are left out on purpose:
-# ambition_bias shifts agreed aims by definition (baseline ambition_bias_scale) and mandated also
-# sets the exit barrier (baseline mandated_exit_barrier); both act outside any single rule.
+# Scenario contexts and the rules through which each acts. ambition_bias is left out on purpose:
+# it shifts agreed aims by definition (baseline ambition_bias_scale), outside any rule.
 _EXTRA_PATHS = {
     "resources": ("power.size_domination", "conflict.dominance"),
     # Felt dominance is derived from size and resources (and lead power).
     "size": ("power.size_domination", "conflict.dominance"),
     "culture": ("conflict.cultural_compatibility", "communication.conflicting_cultures"),
+    # Combative leadership acts under the condition "mandated" (or "not mandated").
+    "mandated": ("leadership.combative_mandated", "leadership.combative_voluntary"),
 }
-_SKIP = {"ambition_bias", "mandated", "exit_handling", "lead"}
+_SKIP = {"ambition_bias", "exit_handling", "lead"}
 
 
 def _rules_of(context: str) -> tuple[str, ...]:
@@ -289,6 +290,8 @@ def test_ablating_a_contexts_rules_makes_it_inert(context):
         high_value = {"size": 50000.0}.get(context, 0.95)
         low = TYPICAL.with_values({f"members[0].{context}": low_value})
         high = TYPICAL.with_values({f"members[0].{context}": high_value})
+    elif field_bounds(context) is None:  # a true/false context
+        low, high = TYPICAL.with_values({context: False}), TYPICAL.with_values({context: True})
     else:
         lo, hi = field_bounds(context)
         low = TYPICAL.with_values({context: lo + 0.05 * (hi - lo)})

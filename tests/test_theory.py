@@ -55,7 +55,7 @@ def default_dict() -> dict[str, Any]:
 def test_default_theory_loads_with_unique_well_formed_ids(theory: Theory) -> None:
     assert isinstance(theory, Theory)
     assert theory.name == "realist-review-default"
-    assert len(theory) == len(theory.rules) == len(theory.ids) == 64
+    assert len(theory) == len(theory.rules) == len(theory.ids) == 70
     assert len(set(theory.ids)) == len(theory.ids)
     assert all(re.fullmatch(r"[a-z_]+\.[a-z_]+", rule_id) for rule_id in theory.ids)
     for rule in theory:

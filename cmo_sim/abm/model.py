@@ -67,7 +67,7 @@ class Outlook:
     rank: dict[int, float]
     top: int
     lead: int
-    barrier: float
+    ease: float = _NAN
     complexity: float = _NAN
     communication: dict[tuple[int, int], float] = field(default_factory=dict)
     trust_given: dict[int, float] = field(default_factory=dict)
@@ -152,6 +152,8 @@ class Outlook:
             return count / max(self.count - 1.0, 1.0)
         if name == "n_members":
             return self.count if raw else (self.count - 2.0) / 14.0
+        if name == "complexity":
+            return self.complexity
         return {
             "synergy": self.synergy,
             "inertia": 1.0 - self.synergy,
@@ -164,7 +166,7 @@ class Outlook:
     def modulator(self, name: str, shape: str, i: int, j: int) -> float:
         """Modulator ``name`` at member ``i`` (towards ``j``)."""
         if name == "exit_ease":
-            return modulator_value(name, mandated=self.ctx["mandated"], barrier=self.barrier)
+            return modulator_value(name, ease=self.ease)
         if name == "mistrust":
             return modulator_value(name, mean_trust=self.mean_trust)
         source = {"distrust_odds": "trust", "ambition": "ambition",
@@ -353,7 +355,8 @@ class PartnershipModel(mesa.Model):
         count = max(float(len(active)), 1.0)
         view = Outlook(t=t, ctx=ctx, members=members, active=active, count=count,
                        power={m.index: m.power() for m in active}, rank={}, top=self.lead,
-                       lead=self.lead, barrier=self.base["mandated_exit_barrier"])
+                       lead=self.lead)
+        view.ease = self._site("exit_ease", view, "run")
         view.rank = {m.index: self._site("lead_power", view, "member", m.index)
                      for m in active}
         # The most powerful member (structure and lead power; the first one on ties).
@@ -513,18 +516,11 @@ class PartnershipModel(mesa.Model):
         view.synergy = self.synergy
 
     def agree_ambition(self, view: Outlook) -> None:
-        """The agreed aims: the least tolerant member's risk_tolerance, shifted by ambition bias.
-
-        Complexity raises the trust needed for the same aims (baseline
-        complexity_trust_requirement); baseline ambition_bias_scale.
-        """
+        """The agreed aims: the least tolerant member's risk_tolerance, shifted by ambition bias
+        (baseline ambition_bias_scale, a definition)."""
         b = self.base
-        site = self.terms["risk_tolerance"]
-        tolerances = []
-        for m in view.active:
-            value = self.fixed("risk_tolerance", view, "member", m.index)[0]
-            value = value - b["complexity_trust_requirement"] * (view.complexity - 0.5)
-            tolerances.append(add_terms(value, site.month, "member", view, m.index))
+        tolerances = [self._site("risk_tolerance", view, "member", m.index)
+                      for m in view.active]
         agreed = min(tolerances) if tolerances else 0.5
         self.ambition = clip(agreed + b["ambition_bias_scale"] * view.ctx["ambition_bias"],
                              0.0, 1.0)
@@ -533,25 +529,15 @@ class PartnershipModel(mesa.Model):
     def task_attempt(self, view: Outlook) -> None:
         """This month's task: success or failure, its value and the cumulative performance.
 
-        The task_logit site, plus synergy, ambition and complexity through the baseline
-        constants; inertia discounts the value achieved.
+        The task_logit site gives the chance of success; the achievement_value site what a
+        success adds to performance per unit of ambition.
         """
-        b = self.base
-        site = self.terms["task_logit"]
-        logit = self.fixed("task_logit", view, "run")[0]
-        logit = logit - b["complexity_difficulty"] * (view.complexity - 0.5)
-        logit = (
-            logit
-            + b["synergy_effect"] * (self.synergy - 0.5)
-            - b["ambition_difficulty"] * (self.ambition - 0.5)
-        )
-        logit = add_terms(logit, site.month, "run", view)
+        logit = self._site("task_logit", view, "run")
         view.p_success = sigmoid(logit)
         view.success = self.success = self._draw(view.t, Stream.TASK) < view.p_success
         self.achievement = self.ambition if self.success else 0.0
-        self.performance = self.performance + self.achievement * (
-            1.0 - b["inertia_discount"] * (1.0 - self.synergy)
-        )
+        self.performance = self.performance + self.achievement * self._site(
+            "achievement_value", view, "run")
         self.counters["successes" if self.success else "failures"] += 1
 
     def conflict_and_resolution(self, view: Outlook) -> None:

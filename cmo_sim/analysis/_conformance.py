@@ -157,6 +157,11 @@ def _conflict_rate(results, steps: int) -> np.ndarray:
     return 12.0 * s["conflicts"].to_numpy(dtype=float) / _months_alive(s, steps)
 
 
+def _value_per_success(results, steps: int) -> np.ndarray:
+    s = results.summary
+    return (s["performance"] / s["successes"].where(s["successes"] > 0)).to_numpy(dtype=float)
+
+
 def _dissolved_by(cause: str):
     def measure(results, steps: int) -> np.ndarray:
         return (results.summary["cause"] == cause).to_numpy(dtype=float)
@@ -219,6 +224,9 @@ MEASURES: dict[str, Measure] = {
         _trust_requirement, trajectories=True),
     "dissolved": Measure("dissolved", "share of runs dissolved (either cause)",
                          _summary("dissolved")),
+    "value_per_success": Measure(
+        "value_per_success", "performance per successful month (what an achievement is worth)",
+        _value_per_success),
     "synergy": Measure("synergy", "mean synergy over the months alive (summary synergy_mean)",
                        _summary("synergy_mean")),
     "intra_early": Measure(
@@ -403,7 +411,8 @@ PROBES: dict[str, Probe] = {
     "power.unequal_resources": _probe("resource_equality", 0.1, 0.9, "trust_early"),
     "power.mandated_imbalance": _probe(
         "mandated", False, True, "trust_early", text="mandated false -> true",
-        via=("mandated_exit_barrier (baseline)",)),
+        via=("power.mandated_exit_barrier", "leadership.combative_mandated",
+             "leadership.combative_voluntary")),
     # Faith.
     "faith.stakeholder_involvement": _probe("stakeholder_involvement", 0.1, 0.9, "faith_early"),
     "faith.authenticity": _probe("authenticity", 0.1, 0.9, "performance"),
@@ -475,6 +484,34 @@ PROBES: dict[str, Probe] = {
         "flexibility", 0.1, 0.9, "faith_early", via=("task.flexibility", "conflict.flexibility")),
     # Point of entry.
     "entry.competitive_threat": _probe("threat", 0.0, 0.9, "trust_early"),
+    # How synergy, ambition, complexity, inertia and a mandate act on the task and on exits.
+    "synergy.task_success": _probe(
+        "history", -0.5, 0.5, "success_rate",
+        text="synergy raised through history -0.5 -> 0.5", setter=_context("history"),
+        via=_TRUST_PATHS),
+    "task.ambition_difficulty": _probe(
+        "ambition_bias", 0.0, 0.8, "success_rate",
+        text="ambition raised through ambition_bias 0 -> 0.8",
+        via=("trust.overambition", "ambition_bias_scale (baseline)")),
+    "complexity.task_difficulty": _probe(
+        "problem_simplicity", 0.9, 0.1, "success_rate",
+        text="complexity raised through problem_simplicity 0.9 -> 0.1",
+        via=("complexity.trust_requirement",)),
+    "complexity.trust_requirement": _probe(
+        "problem_simplicity", 0.9, 0.1, "ambition",
+        text="complexity raised through problem_simplicity 0.9 -> 0.1",
+        via=("complexity.task_difficulty",)),
+    "inertia.discounted_value": _probe(
+        "history", 0.5, -0.5, "value_per_success",
+        text="inertia raised through history 0.5 -> -0.5 (lower trust, less synergy)",
+        setter=_context("history"), via=_TRUST_PATHS + ("synergy.task_success",)),
+    "power.mandated_exit_barrier": _probe(
+        "mandated", False, True, "dissolved_by_faith",
+        text="mandated false -> true where faith is low (authenticity and stakeholder "
+             "involvement 0.1)",
+        setup=((_context("authenticity"), 0.1), (_context("stakeholder_involvement"), 0.1)),
+        via=("power.mandated_imbalance", "leadership.combative_mandated",
+             "leadership.combative_voluntary")),
 }
 
 

@@ -45,14 +45,14 @@ class ArrayView:
     """
 
     def __init__(self, ctx: Mapping[str, np.ndarray], w: np.ndarray, count: np.ndarray,
-                 iu: np.ndarray, ju: np.ndarray, barrier: float,
+                 iu: np.ndarray, ju: np.ndarray,
                  targets: Mapping[tuple[str, str], np.ndarray]):
         self.ctx = ctx
         self.w = w
         self.count = count
         self.iu = iu
         self.ju = ju
-        self.barrier = barrier
+        self.ease: np.ndarray | None = None  # the exit_ease site, once computed
         self.targets = targets
         self.state: dict[tuple[str, str], np.ndarray] = {}
 
@@ -94,8 +94,7 @@ class ArrayView:
         """Modulator ``name`` at a site of ``shape``."""
         needs = MODULATORS[name].needs
         if needs is None:
-            return _to_shape(modulator_value(name, mandated=self.ctx["mandated"],
-                                             barrier=self.barrier), shape)
+            return _to_shape(modulator_value(name, ease=self.ease), shape)
         if name == "mistrust":
             return _to_shape(modulator_value(name, mean_trust=self.state[("trust", "run")]), shape)
         source = self.input(needs, shape)

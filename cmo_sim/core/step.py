@@ -37,8 +37,7 @@ def _active_mean(values: np.ndarray, weight: np.ndarray, count: np.ndarray) -> n
 
 def _view(params: Params, ctx, w: np.ndarray, count: np.ndarray, targets) -> ArrayView:
     iu, ju = _pairs(params.n_members)
-    return ArrayView(ctx.values, w, count, iu, ju, params.baseline["mandated_exit_barrier"],
-                     targets)
+    return ArrayView(ctx.values, w, count, iu, ju, targets)
 
 
 def _structure(params: Params, ctx, active: np.ndarray):
@@ -53,6 +52,8 @@ def _structure(params: Params, ctx, active: np.ndarray):
     targets = {("lead", "member"): lead_member, ("lead", "pair"): lead_member[:, None, :]}
     view = _view(params, ctx, w, count, targets)
     view.state[("n_members", "run")] = (count - 2.0) / 14.0
+    site = terms["exit_ease"]
+    view.ease = add_terms(np.full(params.n_runs, site.intercept), site.terms, "run", view)
     p = m.power(m.size_norm(ctx.size), ctx.resources)
     rank = add_terms(np.zeros((params.n_runs, n)), terms["lead_power"].terms, "member", view)
     top = m.margmax(np.where(active, p + rank, -np.inf))
@@ -117,7 +118,8 @@ def init(params: Params) -> State:
 #: Sites whose fixed part the cache keeps, with their shapes.
 _CACHED = {
     "complexity": "run", "communication": "pair", "functioning": "run",
-    "risk_tolerance": "member", "task_logit": "run", "conflict": "upair", "resolution": "run",
+    "risk_tolerance": "member", "task_logit": "run", "achievement_value": "run",
+    "conflict": "upair", "resolution": "run",
     "destructive_buffer": "run", "trust_change": "pair", "faith_change": "member",
     "intra_rise": "member", "intra_decay": "member", "vision_change": "run",
     "culture_pull": "run", "exit_shock": "run", "trust_floor": "run", "faith_floor": "run",
@@ -190,19 +192,21 @@ def fixed_terms(params: Params, ctx, active: np.ndarray) -> Fixed:
     view.state[("dominance", "upair")] = np.maximum(dom[:, iu, ju], dom[:, ju, iu])
     full = {"run": (n_runs,), "member": (n_runs, n), "pair": (n_runs, n, n),
             "upair": (n_runs, iu.size)}
+    # Task complexity first: other sites' terms may read it.
+    complexity = add_terms(np.full(n_runs, terms["complexity"].intercept),
+                           terms["complexity"].fixed, "run", view)
+    k = np.clip(complexity, 0.0, 1.0)
+    view.state[("complexity", "run")] = k
     site = {
         name: add_terms(np.full(full[shape], terms[name].intercept), terms[name].fixed, shape,
                         view)
-        for name, shape in _CACHED.items()
+        for name, shape in _CACHED.items() if name != "complexity"
     }
+    site["complexity"] = complexity
     month = {name: prepare(terms[name].month, shape, view) for name, shape in _CACHED.items()}
     needs = {(p.term.input, _CACHED[name]) for name, terms_ in month.items() for p in terms_}
     needs |= {(c[0], _CACHED[name]) for name, terms_ in month.items() for p in terms_
               for c in p.dynamic}
-    k = np.clip(site["complexity"], 0.0, 1.0)
-    site["task_logit"] = site["task_logit"] - b["complexity_difficulty"] * (k - 0.5)
-    site["risk_tolerance"] = site["risk_tolerance"] - b["complexity_trust_requirement"] * (
-        k - 0.5)[:, None]
     incidence = np.zeros((iu.size, n))
     incidence[np.arange(iu.size), iu] = 1.0
     incidence[np.arange(iu.size), ju] = 1.0
@@ -338,21 +342,15 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
     tolerance = add_prepared(site["risk_tolerance"], fx.month["risk_tolerance"], "member", view)
     aim = m.ambition(tolerance, active, ctx.ambition_bias, b)
     state_in[("ambition", "run")] = aim
-    logit = (
-        site["task_logit"]
-        + b["synergy_effect"] * (synergy - 0.5)
-        - b["ambition_difficulty"] * (aim - 0.5)
-    )
-    logit = add_prepared(logit, fx.month["task_logit"], "run", view)
+    logit = add_prepared(site["task_logit"], fx.month["task_logit"], "run", view)
     success = (uniform(params.keys, t, Stream.TASK) < m.sigmoid(logit)) & alive
     failure = ~success & alive
     succ_f, fail_f = success.astype(np.float64), failure.astype(np.float64)
     state_in[("task_success", "run")] = succ_f
     state_in[("task_failure", "run")] = fail_f
     achievement = aim * succ_f
-    performance = state.performance + achievement * (
-        1.0 - b["inertia_discount"] * (1.0 - synergy)
-    )
+    value = add_prepared(site["achievement_value"], fx.month["achievement_value"], "run", view)
+    performance = state.performance + achievement * value
 
     # Conflict between pairs and its resolution.
     hazard = m.sigmoid(

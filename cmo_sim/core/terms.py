@@ -136,6 +136,8 @@ STATE_INPUTS: dict[str, Input] = {i.name: i for i in (
     Input("n_members", frozenset({"run"}), 0.0,
           "Members still in, as (count - 2) / 14: 0 for a dyad, 1 for sixteen members.",
           fixed=True),
+    Input("complexity", frozenset({"run"}), 0.5,
+          "Task complexity (the complexity site, clipped to [0, 1]).", fixed=True),
 )}
 
 MODULATORS: dict[str, Modulator] = {m.name: m for m in (
@@ -150,7 +152,8 @@ MODULATORS: dict[str, Modulator] = {m.name: m for m in (
     Modulator("mistrust", frozenset({"run"}), "trust",
               "max(0.5 - mean trust, 0): how far the partnership's trust is below neutral."),
     Modulator("exit_ease", _ALL, None,
-              "1 - mandated_exit_barrier x mandated: a mandated partnership is harder to leave."),
+              "The exit_ease site, at least 0: how easily a member leaves (a mandate makes it "
+              "harder)."),
 )}
 
 #: Forms: how an input enters a term; each is non-decreasing in the input.
@@ -201,8 +204,8 @@ SITES: dict[str, Site] = {s.name: s for s in (
           {"trust": -1, "conflict": 1, "dissolution": 1},
           ("power_imbalance", "domination"), targets=("all", "lead")),
     _site("complexity", "run", "month", 0.5, "complexity, clipped to [0, 1]",
-          "Task complexity: raises the trust needed for the same aims (baseline "
-          "complexity_trust_requirement) and makes the task harder (complexity_difficulty).",
+          "Task complexity, clipped to [0, 1]; terms elsewhere read it as the state input "
+          "complexity.",
           {"trust_requirement": 1, "task_achievement": -1, "ambition": -1},
           ("task_complexity",)),
     _site("communication", "pair", "month", 0.5, "communication, clipped to [0, 1]",
@@ -218,20 +221,22 @@ SITES: dict[str, Site] = {s.name: s for s in (
           inputs=("trust", "faith", "communication", "intra_conflict", "shared_vision")),
     _site("risk_tolerance", "member", "month", 0.5, "ambition, [0, 1]",
           "The ambition a member tolerates; the partnership agrees the least tolerant member's "
-          "level, less complexity_trust_requirement x (complexity - 0.5), plus the ambition "
-          "bias.",
-          {"ambition": 1}, ("risk_threshold", "trust_building"),
-          inputs=("trust", "faith", "intra_conflict", "synergy", "inertia"),
+          "level plus the ambition bias.",
+          {"ambition": 1}, ("risk_threshold", "trust_building", "task_complexity"),
+          inputs=("trust", "faith", "intra_conflict", "synergy", "inertia", "complexity"),
           targets=("all", "lead")),
     _site("task_logit", "run", "month", "success_intercept", "logit of task success",
-          "The task's success logit; the engine adds synergy_effect x (synergy - 0.5), "
-          "- ambition_difficulty x (ambition - 0.5), - complexity_difficulty x (complexity - "
-          "0.5).",
+          "The logit of this month's task succeeding.",
           {"task_achievement": 1, "trust": 1, "faith": 1, "conflict": -1, "dissolution": -1},
           ("task_achievement", "easier_achievement", "lack_of_achievement", "synergy",
-           "inertia", "coordination", "intra_conflict", "risk_threshold", "trust_building"),
+           "inertia", "coordination", "intra_conflict", "risk_threshold", "trust_building",
+           "task_complexity"),
           inputs=("trust", "faith", "communication", "intra_conflict", "synergy", "inertia",
-                  "ambition", "shared_vision")),
+                  "ambition", "shared_vision", "complexity")),
+    _site("achievement_value", "run", "month", 1.0, "multiple of the ambition achieved",
+          "What a successful month adds to performance, per unit of its ambition.",
+          {"task_achievement": 1}, ("inertia", "synergy", "task_achievement"),
+          inputs=("trust", "faith", "synergy", "inertia", "ambition", "complexity")),
     _site("conflict", "upair", "month", "conflict_intercept", "logit of a monthly conflict",
           "Conflict hazard of a pair; the engine adds the shock of improper exits.",
           {"conflict": 1, "trust": -1, "faith": -1, "dissolution": 1},
@@ -288,6 +293,11 @@ SITES: dict[str, Site] = {s.name: s for s in (
           "How far members move each month towards their cultural centre.",
           {"trust": 1, "conflict": -1}, ("cultural_integration",), inputs=_ANY_MONTH,
           modulators=("mistrust", "ambition", "exit_ease")),
+    _site("exit_ease", "run", "month", 1.0, "multiple of the exit floors, >= 0",
+          "How easily a member leaves: multiplies the floors of rules that use the modulator "
+          "exit_ease.",
+          {"dissolution": 1}, ("power_imbalance", "critical_trust_threshold", "faith_collapse"),
+          modulators=()),
     _site("exit_shock", "run", "month", 0.0, "conflict logit per departing member",
           "Conflict shock each departing member adds (decays by exit_shock_decay a month).",
           {"conflict": 1, "trust": -1, "dissolution": 1}, ("conflict",)),
@@ -617,7 +627,7 @@ def reduce_pair(how: str, xi, xj):
 
 
 def modulator_value(name: str, *, trust=None, ambition=None, communication=None,
-                    mean_trust=None, mandated=None, barrier=None):
+                    mean_trust=None, ease=None):
     """The value of modulator ``name`` from the quantities it is computed from."""
     if name == "distrust_odds":
         trust = np.asarray(trust, dtype=np.float64) if np.ndim(trust) else trust
@@ -630,4 +640,4 @@ def modulator_value(name: str, *, trust=None, ambition=None, communication=None,
         return communication
     if name == "mistrust":
         return np.maximum(0.5 - mean_trust, 0.0)
-    return 1.0 - barrier * mandated
+    return np.maximum(ease, 0.0)
