@@ -133,7 +133,7 @@ def test_to_markdown_reports_counts_failures_and_every_rule(report):
     assert "Rules failing a check" not in text
     table_lines = [line for line in text.splitlines() if line.startswith("| `")]
     assert len(table_lines) == len(THEORY)
-    assert all(line.count(" | ") == 10 for line in table_lines)
+    assert all(line.count(" | ") == 11 for line in table_lines)
 
 
 def test_bad_arguments_raise_clear_errors():
@@ -160,13 +160,15 @@ def test_per_background_effects_and_interval_match_a_direct_paired_simulation(re
     meta, probe = report.meta, PROBES[rule_id]
     assert probe.measure == "performance"
     reps = meta["replicates"]
-    diffs = []
+    diffs, downstream = [], []
     for background in report.backgrounds:
         low, high = probe.scenarios(background)
         res = cmo_sim.simulate([low, high], runs=reps, steps=meta["steps"], seed=meta["seed"],
                                theory=THEORY)
         performance = res.summary["performance"].to_numpy().reshape(2, reps)
         diffs.append(performance[1] - performance[0])
+        dissolved = res.summary["dissolved"].to_numpy(float).reshape(2, reps)
+        downstream.append(dissolved[1] - dissolved[0])
     diffs = np.array(diffs)  # [backgrounds, replicates]
     reported = report.per_background.query("rule == @rule_id").sort_values("background")
     np.testing.assert_allclose(reported["effect"].to_numpy(), diffs.mean(axis=1), rtol=1e-12,
@@ -179,6 +181,25 @@ def test_per_background_effects_and_interval_match_a_direct_paired_simulation(re
     assert row["ci_high"] == pytest.approx(per_replicate.mean() + half, rel=1e-9)
     agree = report.table["backgrounds_agree"]
     assert ((agree >= 0) & (agree <= 1)).all() and math.isclose(agree.max(), 1.0)
+    # The downstream effect (share dissolved) comes from the same runs, estimated the same way.
+    per_replicate = np.array(downstream).mean(axis=0)
+    half = stats.t.ppf(0.5 + meta["level"] / 2, reps - 1) * stats.sem(per_replicate)
+    assert row["downstream_effect"] == pytest.approx(per_replicate.mean(), abs=1e-12)
+    assert row["downstream_ci_high"] == pytest.approx(per_replicate.mean() + half, rel=1e-9)
+
+
+def test_every_rule_is_measured_downstream_and_small_effects_are_flagged(report):
+    t = report.table
+    assert (t["downstream"] == "dissolved").all()
+    includes_zero = (t["downstream_ci_low"] <= 0) & (t["downstream_ci_high"] >= 0)
+    small = t["downstream_effect"].abs() < 0.01
+    assert ((t["downstream_flag"] != "") == (includes_zero | small)).all()
+    assert (t.loc[includes_zero, "downstream_flag"] == "interval includes 0").all()
+    text = report.to_markdown()
+    flagged = t[t["downstream_flag"] != ""]
+    assert f"{len(t) - len(flagged)} of {len(t)} rules move it by at least 0.01" in text
+    for rule in flagged["rule"]:
+        assert f"`{rule}` (" in text
 
 
 def test_analysis_exports_exactly_its_public_names():

@@ -36,7 +36,7 @@ def test_public_api_is_exactly_all():
              "Results": results, "open_results": results, "Member": scenario,
              "Scenario": scenario, "TimelineEvent": scenario, "load_scenario": scenario,
              "Sweep": sweep, "SweepResults": sweep, "open_sweep": sweep, "run_sweep": sweep,
-             "Rule": theory, "Theory": theory, "load_theory": theory}
+             "Rule": theory, "Theory": theory, "load_theory": theory, "check_theory": theory}
     assert set(homes) == set(cmo_sim.__all__)
     for name, home in homes.items():
         assert getattr(cmo_sim, name) is getattr(home, name), name

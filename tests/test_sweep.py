@@ -643,9 +643,13 @@ def test_a_sweep_can_vary_rule_weights_and_baseline_constants(tmp_path):
     ({"rule:trust.success_loop": [1.0, -0.5]}, r"\[1\]: -0.5 is not allowed \(a weight >= 0\)"),
     ({"baseline:loss_aversion": [1.0, float("nan")]}, r"nan is not allowed \(a finite number\)"),
 ])
-def test_bad_theory_factors_are_refused(vary, message):
+def test_bad_theory_factors_are_refused(vary, message, tmp_path):
+    # Values are checked when the sweep is made; names against the theory it runs, before any
+    # run (a sweep may vary the rules of a theory of one's own).
     with pytest.raises(ScenarioError, match=message):
-        Sweep(BASE, vary=vary, samples=2, replicates=2)
+        sweep = Sweep(BASE, vary=vary, samples=2, replicates=2)
+        run_sweep(sweep, store=tmp_path / "s.zarr", progress=False)
+    assert not (tmp_path / "s.zarr").exists()
 
 
 def test_theory_factors_are_checked_against_the_sweeps_theory():

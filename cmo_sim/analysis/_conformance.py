@@ -19,6 +19,7 @@ given another context, outcome or terms) a probe built from what it declares
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -724,6 +725,13 @@ class _Estimate:
     high: float
     per_replicate: np.ndarray
     per_background: np.ndarray
+    downstream: _Estimate | None = None
+
+
+#: The downstream outcome every rule is also measured on, and the smallest effect on it that
+#: counts (a rule whose effect is smaller, or whose interval includes 0, is flagged).
+DOWNSTREAM = "dissolved"
+DOWNSTREAM_MINIMUM = 0.01
 
 
 def _paired_effect(
@@ -734,7 +742,8 @@ def _paired_effect(
 
     Replicate ``r`` of every scenario shares its random numbers, so the backgrounds' differences
     in replicate ``r`` are averaged first; these per-replicate means are independent across
-    replicates, and the interval is the t interval of their mean.
+    replicates, and the interval is the t interval of their mean. The same runs give the
+    effect on the downstream outcome (:data:`DOWNSTREAM`).
     """
     scenarios = []
     for k, background in enumerate(backgrounds):
@@ -742,15 +751,22 @@ def _paired_effect(
         scenarios += [low.with_values({"name": f"b{k}_low"}),
                       high.with_values({"name": f"b{k}_high"})]
     measure = MEASURES[probe.measure]
+    results = simulate(scenarios, runs=replicates, steps=steps, seed=seed, theory=theory,
+                       record="trajectory" if measure.trajectories else "summary")
     if measure.read is None:
         params = compile_params(scenarios, replicates=replicates, seed=seed, theory=theory)
         values = _mean_communication(params, steps)
     else:
-        results = simulate(scenarios, runs=replicates, steps=steps, seed=seed, theory=theory,
-                           record="trajectory" if measure.trajectories else "summary")
         values = measure.read(results, steps)
+    downstream = _estimate(MEASURES[DOWNSTREAM].read(results, steps), len(backgrounds),
+                           replicates, level)
+    return dataclasses.replace(_estimate(values, len(backgrounds), replicates, level),
+                               downstream=downstream)
+
+
+def _estimate(values, n_backgrounds: int, replicates: int, level: float) -> _Estimate:
     # Scenario-major: run = scenario * replicates + replicate.
-    values = np.asarray(values, dtype=float).reshape(len(backgrounds), 2, replicates)
+    values = np.asarray(values, dtype=float).reshape(n_backgrounds, 2, replicates)
     diff = values[:, 1, :] - values[:, 0, :]  # [backgrounds, replicates]
     diff = np.where(np.isfinite(diff), diff, 0.0)  # e.g. a success rate of a run with no month
     per_replicate = diff.mean(axis=0)
@@ -773,6 +789,8 @@ TABLE_COLUMNS = (
     "rule", "context", "outcome", "sign", "manipulation", "measure", "effect", "ci_low",
     "ci_high", "backgrounds_agree", "pass", "effect_ablated", "ablated_ci_low", "ablated_ci_high",
     "share", "share_ci_low", "share_ci_high", "via", "ablation_pass", "ablation",
+    "downstream", "downstream_effect", "downstream_ci_low", "downstream_ci_high",
+    "downstream_flag",
 )
 
 
@@ -833,6 +851,14 @@ class ConformanceReport:
         failing = self.failures
         if len(failing):
             lines += ["", "Rules failing a check: " + ", ".join(f"`{r}`" for r in failing["rule"])]
+        small = t[t["downstream_flag"] != ""]
+        lines += ["", f"Downstream: each rule's manipulation also measured on the share of runs "
+                  f"dissolved within the run ({DOWNSTREAM}); {len(t) - len(small)} of {len(t)} "
+                  f"rules move it by at least {DOWNSTREAM_MINIMUM:g} with an interval excluding "
+                  "0."]
+        if len(small):
+            lines += ["Below that minimum (flagged, not failed): " + ", ".join(
+                f"`{r['rule']}` ({r['downstream_flag']})" for r in small.to_dict("records"))]
         lines += ["", _markdown_table(t), "", "Measures:", ""]
         lines += [f"- `{name}`: {MEASURES[name].description}"
                   for name in dict.fromkeys(t["measure"])]
@@ -856,7 +882,7 @@ def _fmt(value: Any) -> str:
 
 def _markdown_table(t: pd.DataFrame) -> str:
     header = ["rule", "context -> outcome", "sign", "manipulation", "measure", "effect [CI]",
-              "agree", "pass", "ablated [CI]", "share", "ablation"]
+              "agree", "pass", "ablated [CI]", "share", "ablation", "dissolution [CI]"]
     rows = []
     for r in t.to_dict("records"):
         rows.append([
@@ -868,6 +894,9 @@ def _markdown_table(t: pd.DataFrame) -> str:
             f"{_fmt(r['ablated_ci_high'])}]",
             f"{r['share']:.0%}" if math.isfinite(r["share"]) else "",
             f"{_fmt(bool(r['ablation_pass']))} ({r['ablation']})",
+            f"{_fmt(r['downstream_effect'])} [{_fmt(r['downstream_ci_low'])}, "
+            f"{_fmt(r['downstream_ci_high'])}]"
+            + (f" **{r['downstream_flag']}**" if r["downstream_flag"] else ""),
         ])
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
@@ -998,5 +1027,17 @@ def _row(rule, probe: Probe, full: _Estimate, ablated: _Estimate, level: float,
         "ablated_ci_high": ablated.high, "share": drop_mean / scale,
         "share_ci_low": share_ci[0], "share_ci_high": share_ci[1],
         "via": ", ".join(via), "ablation_pass": bool(removed or share_holds),
-        "ablation": ablation,
+        "ablation": ablation, **_downstream(full.downstream),
     }
+
+
+def _downstream(estimate: _Estimate) -> dict[str, Any]:
+    """The downstream columns of a rule's row, with the flag saying why an effect is small."""
+    flag = ""
+    if estimate.low <= 0 <= estimate.high:
+        flag = "interval includes 0"
+    elif abs(estimate.mean) < DOWNSTREAM_MINIMUM:
+        flag = f"below {DOWNSTREAM_MINIMUM:g}"
+    return {"downstream": DOWNSTREAM, "downstream_effect": estimate.mean,
+            "downstream_ci_low": estimate.low, "downstream_ci_high": estimate.high,
+            "downstream_flag": flag}
