@@ -17,7 +17,7 @@ import xarray as xr
 
 from cmo_sim.core.mechanisms import msum
 from cmo_sim.core.runner import MEMBER_VARIABLES, RunOutput
-from cmo_sim.core.state import CAUSE_NAMES, COUNTERS
+from cmo_sim.core.state import CAUSE_NAMES, COUNTERS, TRUST_ACCOUNT
 from cmo_sim.params import Params
 
 __all__ = ["SUMMARY_COLUMNS", "SUMMARY_FIELDS", "Results", "open_results"]
@@ -26,7 +26,7 @@ __all__ = ["SUMMARY_COLUMNS", "SUMMARY_FIELDS", "Results", "open_results"]
 SUMMARY_COLUMNS = (
     "run", "scenario", "replicate", "n_members", "dissolved", "dissolved_at", "cause",
     "performance", "synergy_mean", "synergy_final", "trust_final", "faith_final",
-    "members_final", *COUNTERS,
+    "members_final", *COUNTERS, *TRUST_ACCOUNT,
 )
 
 
@@ -60,6 +60,7 @@ def summarise(params: Params, output: RunOutput, run_offset: int = 0) -> pd.Data
             "faith_final": faith_final,
             "members_final": final.active.sum(axis=1).astype(np.int64),
             **{name: getattr(final, name) for name in COUNTERS},
+            **{name: getattr(final, name) for name in TRUST_ACCOUNT},
         }
     )
     frame["scenario"] = frame["scenario"].astype(str)
@@ -125,6 +126,15 @@ SUMMARY_FIELDS: dict[str, tuple[str, str]] = {
     "failures": ("months whose task failed", "count"),
     "dominations": ("months in which a member felt dominated", "count"),
     "exits": ("members that left", "count"),
+    **{f"trust_{way}_{part}": (
+        f"trust {way} through {what}, cumulated over the months: each month's change of every "
+        "ordered pair's trust split between its parts in proportion to their deltas, averaged "
+        "over the pairs in place" + (" (<= 0)" if way == "lost" else " (>= 0)"),
+        "trust (mean over pairs)")
+       for way in ("lost", "gained")
+       for part, what in (("conflict", "conflict resolutions"),
+                          ("task", "the task's outcome (rules reading task success or failure)"),
+                          ("other", "every other part (leadership, communication, power, ...)"))},
 }
 
 _ATTRS = {

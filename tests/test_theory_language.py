@@ -214,3 +214,41 @@ def test_explain_cites_a_theorys_own_rules():
             in explanation.story)
     cited = {r for rules in explanation.events["rules"] for r in rules.split(", ") if r}
     assert cited <= set(THEORY.ids)
+
+
+# -- the trust account -----------------------------------------------------------------------------
+def test_the_trust_account_adds_up_to_the_change_of_trust():
+    # Every month each pair's change of trust is split between its parts, so in a dyad that
+    # stays together the account sums to the change of mean trust over the run (independently
+    # read from the recorded trajectory).
+    results = cmo_sim.simulate(ALLIANCE, runs=300, steps=60, seed=4, record="trajectory")
+    s = results.summary
+    kept = ~s["dissolved"].to_numpy()
+    assert kept.sum() > 50
+    trust = results.trajectories["trust"].mean("member").to_numpy()
+    change = (trust[:, -1] - trust[:, 0])[kept]
+    columns = [c for c in s.columns if c.startswith(("trust_lost_", "trust_gained_"))]
+    assert len(columns) == 6
+    account = s.loc[kept, columns].sum(axis=1).to_numpy()
+    np.testing.assert_allclose(account, change, atol=1e-12)
+    assert (s[[c for c in columns if "lost" in c]] <= 0).all().all()
+    assert (s[[c for c in columns if "gained" in c]] >= 0).all().all()
+
+
+def test_the_trust_account_names_what_moved_trust():
+    # Without the rules that read the task's outcome, no trust moves through it; without
+    # conflict (its hazard at its floor), none through conflict resolutions.
+    task_rules = [r.id for r in DEFAULT if any(
+        t.account == "task" for site in DEFAULT.compiled().values() for t in site.terms
+        if t.rule == r.id and t.site == "trust_change")]
+    assert set(task_rules) == {"trust.success_loop", "trust.failure_loop",
+                               "power.unequal_resources"}
+    s = _summary(ALLIANCE, DEFAULT.without(*task_rules), steps=60)
+    assert (s["trust_lost_task"] == 0).all() and (s["trust_gained_task"] == 0).all()
+    calm = DEFAULT.with_baseline(conflict_intercept=-50.0)
+    s = _summary(ALLIANCE, calm, steps=60)
+    assert (s["trust_lost_conflict"] == 0).all() and (s["conflicts"] == 0).all()
+    explanation = cmo_sim.explain(ALLIANCE, seed=0, replicate=1)
+    row = explanation.summary
+    assert (f"lost to conflicts {-row['trust_lost_conflict']:.2f}, the task's outcome "
+            f"{-row['trust_lost_task']:.2f}") in explanation.story

@@ -74,14 +74,17 @@ def ordered_sum(values: Iterable[float]) -> float:
 
 
 def add_terms(acc: float, terms: Sequence[Term], shape: str, view: Outlook, i: int = -1,
-              j: int = -1, parts: list[tuple[str, float]] | None = None) -> float:
+              j: int = -1, parts: list[tuple[str, float]] | None = None,
+              account: str | None = None):
     """``acc`` plus every term of ``terms`` at the site of member ``i`` (towards ``j``).
 
     The terms are added in order with the numpy engine's formula (consecutive terms of one
     group, one value per run, are summed first and their sum added once, as the numpy engine
-    adds them); ``parts`` (optional) collects each term's ``(rule id, value)``.
+    adds them); ``parts`` (optional) collects each term's ``(rule id, value)``. With
+    ``account``, returns ``(acc, part)``: ``part`` sums, in order, the terms of that account.
     """
     pending, group = None, -1
+    part = 0.0
     for term in terms:
         if term.coef == 0.0:
             continue
@@ -97,6 +100,8 @@ def add_terms(acc: float, terms: Sequence[Term], shape: str, view: Outlook, i: i
             value = value * view.target(term.target, shape, i, j)
         if parts is not None:
             parts.append((term.rule, float(value)))
+        if account is not None and term.account == account:
+            part = part + value
         if pending is not None and term.group != group:
             acc, pending = acc + pending, None
         if term.group >= 0:
@@ -106,7 +111,7 @@ def add_terms(acc: float, terms: Sequence[Term], shape: str, view: Outlook, i: i
             acc = acc + value
     if pending is not None:
         acc = acc + pending
-    return float(acc)
+    return float(acc) if account is None else (float(acc), float(part))
 
 
 class Organisation(mesa.Agent):
@@ -172,6 +177,7 @@ class Organisation(mesa.Agent):
         self.exit_cause = CAUSE_NONE
         self.attributes: dict[str, float] = dict(attributes)
         self.trust_terms: dict[int, tuple[tuple[str, float], ...]] = {}
+        self.account: dict[int, tuple[float, float, float]] = {}
         self.faith_terms: tuple[tuple[str, float], ...] = ()
         self.next_trust: dict[int, float] = {}
         self.next_faith = faith
@@ -211,17 +217,24 @@ class Organisation(mesa.Agent):
         partners = [p for p in view.active if p is not self]
         self.next_trust = dict(self.trust)
         self.trust_terms = {}
+        self.account = {}
         site = terms["trust_change"]
         for partner in partners:
             j = partner.index
             delta, fixed_parts = model.fixed("trust_change", view, "pair", i, j)
             parts = list(fixed_parts)
-            delta = add_terms(delta, site.month, "pair", view, i, j, parts)
+            delta, task_part = add_terms(delta, site.month, "pair", view, i, j, parts,
+                                         account="task")
             resolution = self.resolution_effect(partner, view)
             parts.append(("constructive resolution" if resolution > 0 else
                           "destructive resolution", resolution))
             self.trust_terms[j] = tuple(parts)
-            self.next_trust[j] = nudge(self.trust[j], delta + resolution)
+            total = delta + resolution
+            self.next_trust[j] = nudge(self.trust[j], total)
+            # The trust account (as the numpy engine's step computes it).
+            scale = (self.next_trust[j] - self.trust[j]) / (total if total != 0.0 else 1.0)
+            self.account[j] = (resolution * scale * 1.0, task_part * scale * 1.0,
+                               (delta - task_part) * scale * 1.0)
         site = terms["faith_change"]
         change, fixed_parts = model.fixed("faith_change", view, "member", i)
         parts = list(fixed_parts)

@@ -111,7 +111,7 @@ def tell_story(model: PartnershipModel, events: pd.DataFrame, summary: dict[str,
     )
     if trust is not None and len(trust) > 1:
         opening += f"; mean trust went from {trust.iloc[0]:.2f} to {trust.iloc[-1]:.2f}"
-    sentences = [opening + "."]
+    sentences = [opening + ".", _account(summary)]
     exits = events[events["mechanism"] == "exit"]
     end = int(summary["dissolved_at"]) if summary["dissolved"] else None
     earlier = exits[exits["step"] != end] if end is not None else exits
@@ -176,6 +176,15 @@ def _dissolution(model: PartnershipModel, events: pd.DataFrame, summary: dict[st
         f"({key['threshold']:.2f}); {who} left and the partnership dissolved "
         f"({_ORIGIN[cause]})."
     )
+
+
+def _account(summary: dict[str, Any]) -> str:
+    """The trust account: what each part took from and added to mean trust over the run."""
+    parts = (("conflict", "conflicts"), ("task", "the task's outcome"), ("other", "the rest"))
+    lost = ", ".join(f"{what} {-summary[f'trust_lost_{key}']:.2f}" for key, what in parts)
+    gained = ", ".join(f"{what} {summary[f'trust_gained_{key}']:.2f}" for key, what in parts)
+    return (f"Trust account (mean over pairs, summed over months): lost to {lost}; gained "
+            f"from {gained}.")
 
 
 def _count(n: int, singular: str, plural: str | None = None) -> str:

@@ -29,7 +29,14 @@ from cmo_sim.abm.agents import (
     sigmoid,
 )
 from cmo_sim.core.runner import Record, RunOutput, record_steps, validate_record
-from cmo_sim.core.state import CAUSE_FAITH, CAUSE_NAMES, CAUSE_NONE, CAUSE_TRUST, State
+from cmo_sim.core.state import (
+    CAUSE_FAITH,
+    CAUSE_NAMES,
+    CAUSE_NONE,
+    CAUSE_TRUST,
+    TRUST_ACCOUNT,
+    State,
+)
 from cmo_sim.core.terms import modulator_value, reduce_pair, size_norm
 from cmo_sim.params import Params, compile_params
 from cmo_sim.rng import Stream, uniform
@@ -89,6 +96,7 @@ class Outlook:
     destructive_pairs: set[tuple[int, int]] = field(default_factory=set)
     culture_centre: float = _NAN
     culture_pull: float = 0.0
+    n_pairs: float = 1.0
 
     def dominance(self, member: Organisation, partner: Organisation) -> float:
         """Dominance ``member`` feels from ``partner``.
@@ -412,6 +420,7 @@ class PartnershipModel(mesa.Model):
         )
         self.synergy_sum = 0.0
         self.alive_steps = 0
+        self.trust_account = dict.fromkeys(TRUST_ACCOUNT, 0.0)
         self._previous_contexts = self._split(self.params.contexts.values)
 
     def _draw(self, t: int, stream: Stream, i: int = 0, j: int = 0) -> float:
@@ -435,6 +444,7 @@ class PartnershipModel(mesa.Model):
             self.prepare_cultural_integration(view)
             deciding = self.agents.select(lambda member: member.active)
             deciding.do("decide", view)
+            self._account(view)
             self._log_month(view)
             deciding.do("apply")
             self.vision = next_vision
@@ -485,6 +495,7 @@ class PartnershipModel(mesa.Model):
         any_pair = n_active >= 2.0
         view.trust_given = trust_given
         view.mean_trust = ordered_sum(trust_rows) / n_pairs if any_pair else 0.0
+        view.n_pairs = n_pairs
         view.vision = self.vision
         view.mean_faith = ordered_sum(m.faith for m in active) / view.count
         view.intra_mean = ordered_sum(m.intra_conflict for m in active) / view.count
@@ -635,6 +646,21 @@ class PartnershipModel(mesa.Model):
                 rules=self._rules_at(_FLOOR[self.cause]),
                 detail=f"fewer than two members left (remaining: {names})",
             )
+
+    def _account(self, view: Outlook) -> None:
+        """Add this month's trust account (the members' decided changes, split by part)."""
+        if len(view.active) < 2:
+            return
+        for k, name in enumerate(("conflict", "task", "other")):
+            rows, gains = [], []
+            for member in view.active:
+                shares = [member.account[p.index][k] for p in view.active if p is not member]
+                rows.append(ordered_sum(shares))
+                gains.append(ordered_sum(max(s, 0.0) for s in shares))
+            gained = ordered_sum(gains) / view.n_pairs
+            lost = ordered_sum(rows) / view.n_pairs - gained
+            self.trust_account[f"trust_lost_{name}"] += lost
+            self.trust_account[f"trust_gained_{name}"] += gained
 
     # -- which rules an event cites -------------------------------------------------------------
     def _rules_at(self, *sites: str) -> str:
@@ -906,6 +932,7 @@ class PartnershipModel(mesa.Model):
             exit_step=exit_step, exit_cause=exit_cause, dissolved=run(self.dissolved, bool),
             dissolved_at=run(self.dissolved_at, np.int64), cause=run(self.cause, np.int8),
             **{name: run(value, np.int64) for name, value in self.counters.items()},
+            **{name: run(value) for name, value in self.trust_account.items()},
         )
 
     def run_output(self) -> RunOutput:

@@ -178,14 +178,17 @@ def _fixed_input(name: str) -> bool:
     return STATE_INPUTS[name].fixed
 
 
-def add_prepared(acc, prepared: Sequence[Prepared], shape: str, view: ArrayView):
+def add_prepared(acc, prepared: Sequence[Prepared], shape: str, view: ArrayView,
+                 account: str | None = None):
     """``acc`` plus the month's value of every prepared term (in order).
 
     Consecutive terms of one group (one value per run) are summed first and their sum added
     to the site once. ``acc`` is not changed: the first addition makes a new array, to which
-    the others are added in place (the same numbers, fewer allocations).
+    the others are added in place (the same numbers, fewer allocations). With ``account``,
+    returns ``(acc, part)``: ``part`` is the sum, in order, of the terms of that account.
     """
     owned = False
+    part = 0.0
     pending, group = None, -1
 
     def flush(acc, owned, value):
@@ -208,6 +211,8 @@ def add_prepared(acc, prepared: Sequence[Prepared], shape: str, view: ArrayView)
         for name, level, reduce, op, limit in p.dynamic:
             value = value * condition_value(op, view.read(name, level, reduce, shape, raw=True),
                                             limit)
+        if account is not None and term.account == account:
+            part = part + value
         if pending is not None and term.group != group:
             acc, owned = flush(acc, owned, pending)
             pending = None
@@ -218,4 +223,4 @@ def add_prepared(acc, prepared: Sequence[Prepared], shape: str, view: ArrayView)
             acc, owned = flush(acc, owned, value)
     if pending is not None:
         acc, owned = flush(acc, owned, pending)
-    return acc
+    return acc if account is None else (acc, part)

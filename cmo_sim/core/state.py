@@ -6,7 +6,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-__all__ = ["CAUSE_FAITH", "CAUSE_NAMES", "CAUSE_NONE", "CAUSE_TRUST", "COUNTERS", "State"]
+__all__ = ["CAUSE_FAITH", "CAUSE_NAMES", "CAUSE_NONE", "CAUSE_TRUST", "COUNTERS", "TRUST_ACCOUNT",
+           "State"]
 
 CAUSE_NONE, CAUSE_TRUST, CAUSE_FAITH = 0, 1, 2
 #: Dissolution / exit cause codes: trust collapse is of inter-organisational origin, faith
@@ -21,6 +22,17 @@ COUNTERS = (
     "failures",
     "dominations",
     "exits",
+)
+#: Where trust went, cumulated per run: what conflict resolutions, the task's outcome (rules
+#: reading task success or failure) and every other term took from (lost) and added to
+#: (gained) the mean trust of the pairs in place, month by month.
+TRUST_ACCOUNT = (
+    "trust_lost_conflict",
+    "trust_lost_task",
+    "trust_lost_other",
+    "trust_gained_conflict",
+    "trust_gained_task",
+    "trust_gained_other",
 )
 
 
@@ -50,6 +62,11 @@ class State:
     cause: ``[runs]`` int8, CAUSE_* code of the dissolution.
     conflicts, constructive, destructive, successes, failures, dominations, exits:
         ``[runs]`` int64 cumulative event counters.
+    trust_lost_conflict, trust_lost_task, trust_lost_other, trust_gained_conflict,
+    trust_gained_task, trust_gained_other: ``[runs]`` float, the trust account
+        (:data:`TRUST_ACCOUNT`): each month's change of every ordered pair's trust is split
+        between its parts in proportion to their deltas, and the parts' losses (<= 0) and
+        gains (>= 0), averaged over the pairs in place, are cumulated.
     """
 
     trust: np.ndarray
@@ -77,6 +94,12 @@ class State:
     failures: np.ndarray
     dominations: np.ndarray
     exits: np.ndarray
+    trust_lost_conflict: np.ndarray
+    trust_lost_task: np.ndarray
+    trust_lost_other: np.ndarray
+    trust_gained_conflict: np.ndarray
+    trust_gained_task: np.ndarray
+    trust_gained_other: np.ndarray
 
     @property
     def n_runs(self) -> int:

@@ -18,7 +18,7 @@ import numpy as np
 
 from cmo_sim.core import mechanisms as m
 from cmo_sim.core.sites import ArrayView, add_prepared, add_terms, prepare
-from cmo_sim.core.state import CAUSE_FAITH, CAUSE_TRUST, State
+from cmo_sim.core.state import CAUSE_FAITH, CAUSE_TRUST, TRUST_ACCOUNT, State
 from cmo_sim.params import Params
 from cmo_sim.rng import Stream, uniform
 
@@ -112,6 +112,7 @@ def init(params: Params) -> State:
             "conflicts", "constructive", "destructive", "successes", "failures",
             "dominations", "exits",
         )},
+        **{name: zeros.copy() for name in TRUST_ACCOUNT},
     )
 
 
@@ -266,6 +267,23 @@ class StepCache:
         return fixed
 
 
+def _trust_account(change, total, resolution, task_part, delta, fx: Fixed) -> dict:
+    """This month's trust account: each pair's change split between conflict resolution, the
+    task's outcome and the rest, in proportion to their deltas; losses and gains averaged
+    over the ordered pairs in place (both engines compute it in this order)."""
+    safe = np.where(total != 0.0, total, 1.0)
+    scale = change / safe
+    out = {}
+    for name, part in (("conflict", resolution), ("task", task_part),
+                       ("other", delta - task_part)):
+        share = part * scale * fx.pair_w
+        gained = m.msum(m.msum(np.maximum(share, 0.0))) / fx.n_pairs
+        lost = m.msum(m.msum(share)) / fx.n_pairs - gained
+        out[f"trust_lost_{name}"] = np.where(fx.any_pair, lost, 0.0)
+        out[f"trust_gained_{name}"] = np.where(fx.any_pair, gained, 0.0)
+    return out
+
+
 def _restore(new: dict[str, np.ndarray], state: State, rows: np.ndarray) -> None:
     """Put back ``rows`` of ``state`` into the ``new`` arrays (which the step owns)."""
     for f in fields(state):
@@ -369,8 +387,11 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
     resolution[:, ju, iu] = gained - lost * m.distrust_odds(trust_ji)
 
     # Trust: the site's terms plus this month's resolutions.
-    delta = add_prepared(site["trust_change"], fx.month["trust_change"], "pair", view)
-    new_trust = np.where(fx.pair_mask, m.nudge(trust, delta + resolution), trust)
+    delta, task_part = add_prepared(site["trust_change"], fx.month["trust_change"], "pair", view,
+                                    account="task")
+    total = delta + resolution
+    new_trust = np.where(fx.pair_mask, m.nudge(trust, total), trust)
+    account = _trust_account(new_trust - trust, total, resolution, task_part, delta, fx)
 
     # Faith, intra-organisational conflict, shared vision and culture.
     # Faith is about the collaboration as a whole: destructive conflicts count per partner.
@@ -448,6 +469,7 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
         "failures": state.failures + failure,
         "dominations": state.dominations + (fx.dominated & alive),
         "exits": exits,
+        **{name: getattr(state, name) + value for name, value in account.items()},
     }
     dead = np.flatnonzero(state.dissolved)
     if dead.size:

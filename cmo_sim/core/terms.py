@@ -388,6 +388,7 @@ class Term:
     target: str
     fixed: bool
     group: int = -1
+    account: str = "other"  # "task": the term reads the task's outcome (trust account)
 
 
 @dataclass(frozen=True)
@@ -447,7 +448,9 @@ def compile_terms(rules, baseline: Mapping[str, float],
                     fixed = False
             if spec.modulator is not None and MODULATORS[spec.modulator].needs is not None:
                 fixed = False
+            reads = {rule.context} | {c[0] for c in conditions}
             term = Term(
+                account="task" if reads & {"task_success", "task_failure"} else "other",
                 rule=rule.id, site=spec.site, input=rule.context, level=level,
                 reduce=spec.reduce or _reduce_for(site.shape, reduce_default),
                 form=_FORM_CODE[spec.form],
