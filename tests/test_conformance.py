@@ -133,7 +133,7 @@ def test_to_markdown_reports_counts_failures_and_every_rule(report):
     assert "Rules failing a check" not in text
     table_lines = [line for line in text.splitlines() if line.startswith("| `")]
     assert len(table_lines) == len(THEORY)
-    assert all(line.count(" | ") == 11 for line in table_lines)
+    assert all(line.count(" | ") == 12 for line in table_lines)
 
 
 def test_bad_arguments_raise_clear_errors():
@@ -191,13 +191,13 @@ def test_per_background_effects_and_interval_match_a_direct_paired_simulation(re
 def test_every_rule_is_measured_downstream_and_small_effects_are_flagged(report):
     t = report.table
     assert (t["downstream"] == "dissolved").all()
-    includes_zero = (t["downstream_ci_low"] <= 0) & (t["downstream_ci_high"] >= 0)
-    small = t["downstream_effect"].abs() < 0.01
+    includes_zero = (t["downstream_share_ci_low"] <= 0) & (t["downstream_share_ci_high"] >= 0)
+    small = t["downstream_share"].abs() < 0.01
     assert ((t["downstream_flag"] != "") == (includes_zero | small)).all()
     assert (t.loc[includes_zero, "downstream_flag"] == "interval includes 0").all()
     text = report.to_markdown()
     flagged = t[t["downstream_flag"] != ""]
-    assert f"{len(t) - len(flagged)} of {len(t)} rules move it by at least 0.01" in text
+    assert f"{len(t) - len(flagged)} of {len(t)} rules' own part is at least 0.01" in text
     for rule in flagged["rule"]:
         assert f"`{rule}` (" in text
 

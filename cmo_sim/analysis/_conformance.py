@@ -790,7 +790,7 @@ TABLE_COLUMNS = (
     "ci_high", "backgrounds_agree", "pass", "effect_ablated", "ablated_ci_low", "ablated_ci_high",
     "share", "share_ci_low", "share_ci_high", "via", "ablation_pass", "ablation",
     "downstream", "downstream_effect", "downstream_ci_low", "downstream_ci_high",
-    "downstream_flag",
+    "downstream_share", "downstream_share_ci_low", "downstream_share_ci_high", "downstream_flag",
 )
 
 
@@ -852,10 +852,11 @@ class ConformanceReport:
         if len(failing):
             lines += ["", "Rules failing a check: " + ", ".join(f"`{r}`" for r in failing["rule"])]
         small = t[t["downstream_flag"] != ""]
-        lines += ["", f"Downstream: each rule's manipulation also measured on the share of runs "
-                  f"dissolved within the run ({DOWNSTREAM}); {len(t) - len(small)} of {len(t)} "
-                  f"rules move it by at least {DOWNSTREAM_MINIMUM:g} with an interval excluding "
-                  "0."]
+        lines += ["", f"Downstream: each manipulation is also measured on the share of runs "
+                  f"dissolved within the run ({DOWNSTREAM}), and so is the rule's own part of "
+                  "that effect (with the rule minus without it, paired by replicate); "
+                  f"{len(t) - len(small)} of {len(t)} rules' own part is at least "
+                  f"{DOWNSTREAM_MINIMUM:g} in size with an interval excluding 0."]
         if len(small):
             lines += ["Below that minimum (flagged, not failed): " + ", ".join(
                 f"`{r['rule']}` ({r['downstream_flag']})" for r in small.to_dict("records"))]
@@ -882,7 +883,8 @@ def _fmt(value: Any) -> str:
 
 def _markdown_table(t: pd.DataFrame) -> str:
     header = ["rule", "context -> outcome", "sign", "manipulation", "measure", "effect [CI]",
-              "agree", "pass", "ablated [CI]", "share", "ablation", "dissolution [CI]"]
+              "agree", "pass", "ablated [CI]", "share", "ablation", "dissolution [CI]",
+              "rule's part [CI]"]
     rows = []
     for r in t.to_dict("records"):
         rows.append([
@@ -895,7 +897,9 @@ def _markdown_table(t: pd.DataFrame) -> str:
             f"{r['share']:.0%}" if math.isfinite(r["share"]) else "",
             f"{_fmt(bool(r['ablation_pass']))} ({r['ablation']})",
             f"{_fmt(r['downstream_effect'])} [{_fmt(r['downstream_ci_low'])}, "
-            f"{_fmt(r['downstream_ci_high'])}]"
+            f"{_fmt(r['downstream_ci_high'])}]",
+            f"{_fmt(r['downstream_share'])} [{_fmt(r['downstream_share_ci_low'])}, "
+            f"{_fmt(r['downstream_share_ci_high'])}]"
             + (f" **{r['downstream_flag']}**" if r["downstream_flag"] else ""),
         ])
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -1027,17 +1031,25 @@ def _row(rule, probe: Probe, full: _Estimate, ablated: _Estimate, level: float,
         "ablated_ci_high": ablated.high, "share": drop_mean / scale,
         "share_ci_low": share_ci[0], "share_ci_high": share_ci[1],
         "via": ", ".join(via), "ablation_pass": bool(removed or share_holds),
-        "ablation": ablation, **_downstream(full.downstream),
+        "ablation": ablation, **_downstream(full.downstream, ablated.downstream, level),
     }
 
 
-def _downstream(estimate: _Estimate) -> dict[str, Any]:
-    """The downstream columns of a rule's row, with the flag saying why an effect is small."""
+def _downstream(full: _Estimate, ablated: _Estimate, level: float) -> dict[str, Any]:
+    """The downstream columns of a rule's row.
+
+    The manipulation's effect on the downstream outcome, and the rule's own part of it: the
+    effect with the rule minus the effect without it, paired by replicate. The flag says why
+    a rule's own part is small (its interval includes 0, or it is below the minimum).
+    """
+    own = full.per_replicate - ablated.per_replicate
+    mean, half = float(own.mean()), _half_width(own, level)
     flag = ""
-    if estimate.low <= 0 <= estimate.high:
+    if mean - half <= 0 <= mean + half:
         flag = "interval includes 0"
-    elif abs(estimate.mean) < DOWNSTREAM_MINIMUM:
+    elif abs(mean) < DOWNSTREAM_MINIMUM:
         flag = f"below {DOWNSTREAM_MINIMUM:g}"
-    return {"downstream": DOWNSTREAM, "downstream_effect": estimate.mean,
-            "downstream_ci_low": estimate.low, "downstream_ci_high": estimate.high,
-            "downstream_flag": flag}
+    return {"downstream": DOWNSTREAM, "downstream_effect": full.mean,
+            "downstream_ci_low": full.low, "downstream_ci_high": full.high,
+            "downstream_share": mean, "downstream_share_ci_low": mean - half,
+            "downstream_share_ci_high": mean + half, "downstream_flag": flag}
