@@ -43,3 +43,9 @@ def test_the_readme_theory_example_loads_and_runs():
     low = cmo_sim.simulate(scenario, runs=100, seed=0, theory=theory).summary
     high = cmo_sim.simulate(churn, runs=100, seed=0, theory=theory).summary
     assert high["trust_final"].mean() < low["trust_final"].mean()
+
+
+def test_the_dynamics_page_shows_the_current_measures():
+    page = ROOT / "docs" / "dynamics.md"
+    assert list(doc_blocks.shown(page)) == [0]
+    assert doc_blocks.check(page) == []
