@@ -330,9 +330,9 @@ class PartnershipModel(mesa.Model):
 
     def fixed(self, name: str, view: Outlook, shape: str, i: int = -1, j: int = -1
               ) -> tuple[float, tuple[tuple[str, float], ...]]:
-        """Site ``name``'s intercept plus its fixed terms at member ``i`` (towards ``j``), and
-        each term's ``(rule id, value)``.
+        """Site ``name``'s intercept plus fixed terms at member ``i``, with each term's part.
 
+        ``j`` is the partner at a pair site; the parts are ``(rule id, value)``.
         Kept while the contexts in force and the members in place stay the same (as the numpy
         engine keeps its fixed terms): the same numbers, computed once.
         """
@@ -527,8 +527,10 @@ class PartnershipModel(mesa.Model):
         view.synergy = self.synergy
 
     def agree_ambition(self, view: Outlook) -> None:
-        """The agreed aims: the least tolerant member's risk_tolerance, shifted by ambition bias
-        (baseline ambition_bias_scale, a definition)."""
+        """The agreed aims: the least tolerant member's risk_tolerance, shifted by ambition bias.
+
+        The shift is baseline ambition_bias_scale per unit of bias (a definition).
+        """
         b = self.base
         tolerances = [self._site("risk_tolerance", view, "member", m.index)
                       for m in view.active]

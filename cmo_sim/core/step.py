@@ -268,9 +268,12 @@ class StepCache:
 
 
 def _trust_account(change, total, resolution, task_part, delta, fx: Fixed) -> dict:
-    """This month's trust account: each pair's change split between conflict resolution, the
-    task's outcome and the rest, in proportion to their deltas; losses and gains averaged
-    over the ordered pairs in place (both engines compute it in this order)."""
+    """This month's trust account, per run.
+
+    Each pair's change is split between conflict resolution, the task's outcome and the rest,
+    in proportion to their deltas; losses and gains are averaged over the ordered pairs in
+    place (both engines compute it in this order).
+    """
     safe = np.where(total != 0.0, total, 1.0)
     scale = change / safe
     out = {}
