@@ -743,3 +743,33 @@ def test_store_path_refusals_say_why_in_full(tmp_path):
     assert str(refused.value) == (
         f"store: {path} was made by a different sweep (seed differs (store: 0, this run: 5)); "
         "it is not resumed or mixed: use a new store path, or run the sweep that made it")
+
+
+def test_a_finished_zarr_store_is_one_group_xarray_opens(tmp_path):
+    import warnings
+
+    import xarray as xr
+
+    sweep = Sweep(BASE, vary={"leadership": (0.2, 0.8), "members[1].size": (100, 10000, "log")},
+                  design="lhs", samples=5, replicates=6)
+    store = tmp_path / "s.zarr"
+    result = run_sweep(sweep, store=store, record="trajectory", chunk_runs=7, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no fallback to unconsolidated metadata
+        ds = xr.open_zarr(store).load()
+    assert ds.sizes["run"] == sweep.n_runs == 30
+    summary = result.summary.set_index("run")
+    # The design's factors are coordinates: each run carries its point's values.
+    for factor in ("leadership", "members[1].size"):
+        assert factor in ds.coords
+        expected = sweep.values.loc[summary["point"].to_numpy(), factor].to_numpy()
+        np.testing.assert_array_equal(ds[factor].to_numpy(), expected)
+    np.testing.assert_array_equal(ds["performance"].to_numpy(),
+                                  summary["performance"].to_numpy())
+    assert ds["performance"].attrs["units"] == "ambition units"
+    assert ds["traj_synergy"].dims == ("run", "step")
+    assert json.loads(ds.attrs["cmo_sim_sweep"])["theory"]["hash"] == result.meta["theory_hash"]
+    # An interrupted write of the root group is redone when the sweep is run again.
+    (store / "zarr.json").unlink()
+    run_sweep(sweep, store=store, record="trajectory", chunk_runs=7, progress=False)
+    assert xr.open_zarr(store)["performance"].sizes["run"] == 30

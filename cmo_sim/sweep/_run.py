@@ -213,6 +213,8 @@ def run_sweep(
         "store": str(Path(store).resolve()) if store is not None else None,
     }
     if target is not None:
+        if len(target.finished()) == n_chunks and not target.consolidated:
+            target.consolidate(sweep.values)
         return _read_store(target, sweep, meta)
     parts = [(outputs[i].summary, outputs[i].trajectories) for i in range(n_chunks)]
     return _assemble(sweep, parts, meta)

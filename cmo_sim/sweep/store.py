@@ -7,11 +7,18 @@ Layout of a store directory::
     design.npy             the unit design, exactly
     chunk-00000.parquet    Parquet stores: the chunk's per-run summary
     chunk-00000.zarr/      Zarr stores: the chunk's Dataset (summary and trajectories)
+    zarr.json, <variable>/ Zarr stores, once every chunk is finished: the whole sweep as one
+                           Zarr group at the store's root, so ``xarray.open_zarr(store)`` opens
+                           it (dim ``run``; the design's factors, ``point``, ``replicate`` and
+                           ``scenario`` as coordinates; meaning and unit of every variable in
+                           its attributes; what was run in the group's ``cmo_sim_sweep``)
 
 Every file is written under a temporary name (starting with ``.``) and moved into place with
 ``os.replace``, so a chunk file either is complete or does not exist, whenever the process is
-killed. A chunk is finished exactly when its file exists; resuming runs only the others. One
-``run_sweep`` at a time should write to a store.
+killed. A chunk is finished exactly when its file exists; resuming runs only the others. The
+root group is written last, its ``zarr.json`` moved into place after its variables, and written
+again whenever it is missing (after an interrupted run). One ``run_sweep`` at a time should
+write to a store.
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ import json
 import os
 import re
 import shutil
+import tempfile
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -197,7 +206,7 @@ class SweepStore:
     def _clean_temporary(self) -> None:
         """Remove half-written chunks of a killed run (temporary names start with a dot)."""
         for entry in self.path.iterdir():
-            if entry.name.startswith((".chunk-", f".{DESIGN}.", f".{MANIFEST}.")):
+            if entry.name.startswith((".chunk-", f".{DESIGN}.", f".{MANIFEST}.", ".root.")):
                 shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(
                     missing_ok=True)
 
@@ -251,6 +260,49 @@ class SweepStore:
                                                    consolidated=False)
 
         _atomic_dir(target, write, inner="chunk.zarr")
+
+    def consolidate(self, design: pd.DataFrame) -> None:
+        """Write the whole sweep as one Zarr group at the store's root (Zarr stores only).
+
+        The chunks' datasets are concatenated along ``run``; the design's factors become
+        coordinates. The group is built in a temporary folder and its entries moved into the
+        root, ``zarr.json`` last, so the root is a group only once it is complete.
+        """
+        if self.format != "zarr":
+            return
+        parts = []
+        for index in self.finished():
+            with xr.open_zarr(self._chunk_path(index), consolidated=False, chunks=None) as ds:
+                parts.append(ds.load())
+        whole = xr.concat(parts, dim="run", data_vars="all", join="exact")
+        coords = [c for c in (*design.columns, "point", "replicate", "scenario")
+                  if c in whole.data_vars]
+        whole = whole.set_coords(coords)
+        whole.attrs = {"cmo_sim_sweep": json.dumps(
+            {key: self.manifest.get(key)
+             for key in ("sweep", "steps", "seed", "theory", "record", "design_hash")},
+            default=str)}
+        tmp = Path(tempfile.mkdtemp(prefix=".root.", dir=self.path))
+        try:
+            with warnings.catch_warnings():
+                # Consolidated metadata (one read to open the group) is zarr-python's
+                # extension of the v3 format; xarray and zarr-python read it.
+                warnings.filterwarnings("ignore", message="Consolidated metadata")
+                whole.to_zarr(tmp / "group", mode="w", consolidated=True)
+            (self.path / "zarr.json").unlink(missing_ok=True)
+            entries = sorted(p.name for p in (tmp / "group").iterdir())
+            for name in [n for n in entries if n != "zarr.json"] + ["zarr.json"]:
+                target = self.path / name
+                if target.is_dir():
+                    shutil.rmtree(target)
+                os.replace(tmp / "group" / name, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    @property
+    def consolidated(self) -> bool:
+        """Whether the root group of a finished Zarr store is in place."""
+        return (self.path / "zarr.json").is_file()
 
     def read(self, index: int) -> tuple[pd.DataFrame, xr.Dataset | None]:
         """The summary (and trajectories) of one finished chunk."""
