@@ -51,7 +51,10 @@ def summarise(params: Params, output: RunOutput, run_offset: int = 0) -> pd.Data
             "replicate": params.replicate,
             "n_members": params.present.sum(axis=1).astype(np.int64),
             "dissolved": final.dissolved,
-            "dissolved_at": final.dissolved_at,
+            # Never dissolved is a missing value (NaN), so a mean over the column is the mean
+            # month of dissolution of the runs that dissolved.
+            "dissolved_at": np.where(final.dissolved, final.dissolved_at.astype(np.float64),
+                                     np.nan),
             "cause": np.array(CAUSE_NAMES, dtype=object)[final.cause],
             "performance": final.performance,
             "synergy_mean": output.synergy_mean,
@@ -108,8 +111,8 @@ SUMMARY_FIELDS: dict[str, tuple[str, str]] = {
                   "numbers", "1"),
     "n_members": ("member organisations at the start", "count"),
     "dissolved": ("the partnership dissolved within the simulated months", "bool"),
-    "dissolved_at": ("month (0-based step) in which the partnership dissolved; -1 if it did not",
-                     "month"),
+    "dissolved_at": ("month (0-based step) in which the partnership dissolved; missing (NaN) if "
+                     "it did not", "month"),
     "cause": ("what dissolved it: trust (inter-organisational) or faith (intra-organisational) "
               "collapse; none", ""),
     "performance": ("cumulative achievement discounted by inertia", "ambition units"),

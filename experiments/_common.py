@@ -62,7 +62,8 @@ def share_ci(flags: Any) -> tuple[float, float]:
 
 def months_in_place(summary: pd.DataFrame, steps: int) -> np.ndarray:
     """Months each run was in place: ``dissolved_at + 1`` if dissolved, else ``steps``."""
-    return np.where(summary["dissolved"], summary["dissolved_at"] + 1, steps).astype(float)
+    return np.where(summary["dissolved"], summary["dissolved_at"].to_numpy(float) + 1,
+                    steps).astype(float)
 
 
 def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:

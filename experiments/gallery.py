@@ -165,7 +165,8 @@ def telling_run(results: cmo_sim.Results, name: str) -> int:
     n = int(mine["n_members"].iloc[0])
     active = results.trajectories["active"].sel(run=mine["run"].to_numpy()).values[..., :n]
     # Members out at the last month before dissolution (month dissolved_at) left early.
-    last = np.clip(mine["dissolved_at"].to_numpy(), 0, active.shape[1] - 1)
+    at = mine["dissolved_at"].fillna(0).to_numpy().astype(np.int64)  # missing: never dissolved
+    last = np.clip(at, 0, active.shape[1] - 1)
     early = (~active[np.arange(len(mine)), last]).any(axis=1) & mine["dissolved"].to_numpy()
     for chosen in (mine[early], mine[mine["dissolved"]], mine):
         if len(chosen):

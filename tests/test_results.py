@@ -50,9 +50,10 @@ def test_summary_columns_and_one_row_per_run():
     assert len(s) == 60 and list(s.run) == list(range(60))
     assert list(s.scenario.unique()) == ["typical", "net"]
     assert set(s.cause) <= {"trust", "faith", "none"}
-    assert ((s.dissolved_at == -1) == ~s.dissolved).all()
+    assert (s.dissolved_at.isna() == ~s.dissolved).all()  # never dissolved: missing
+    assert s.dissolved_at.dtype == np.float64
     assert ((s.cause == "none") == ~s.dissolved).all()
-    assert (s.dissolved_at < 36).all()
+    assert (s.dissolved_at.dropna() < 36).all()
     assert s.n_members.tolist() == [2] * 30 + [4] * 30
     assert res.trajectories is None
 

@@ -143,7 +143,7 @@ def test_elementary_effects_need_one_at_a_time_steps():
 
 def test_dissolved_at_without_dissolutions_is_reported():
     sweep = Sweep(BASE, vary={"history": (-0.5, 0.5)}, design="sobol", samples=4, replicates=1)
-    frame = pd.DataFrame({"point": np.arange(sweep.n_points), "dissolved_at": -1})
+    frame = pd.DataFrame({"point": np.arange(sweep.n_points), "dissolved_at": np.nan})
     with pytest.raises(ValueError, match=r"dissolved_at is defined only for runs that dissolved"):
         sobol_indices(SweepResults(sweep, frame), "dissolved_at")
 

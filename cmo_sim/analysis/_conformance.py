@@ -127,8 +127,8 @@ def _n_members(scenario: Scenario, n: int) -> Scenario:
 
 # -- measures --------------------------------------------------------------------------------------
 def _months_alive(summary: pd.DataFrame, steps: int) -> np.ndarray:
-    dissolved_at = summary["dissolved_at"].to_numpy()
-    return np.where(dissolved_at >= 0, dissolved_at + 1, steps).astype(float)
+    dissolved_at = summary["dissolved_at"].to_numpy(dtype=float)
+    return np.where(summary["dissolved"].to_numpy(), dissolved_at + 1, steps).astype(float)
 
 
 def _trajectory_mean(name: str):

@@ -124,6 +124,9 @@ def tidy_chunk(frame: pd.DataFrame) -> pd.DataFrame:
     for column in ("run", "point", "replicate"):
         frame[column] = frame[column].astype(np.int64)
     frame["dissolved"] = frame["dissolved"].astype(bool)
+    # Stores written before never-dissolved became missing hold -1 there.
+    at = frame["dissolved_at"].astype(np.float64)
+    frame["dissolved_at"] = at.where(frame["dissolved"].to_numpy() & (at >= 0))
     return frame
 
 

@@ -105,10 +105,7 @@ class SweepResults:
             raise ValueError(
                 f"outcome: {outcome!r} is not allowed (allowed: {', '.join(self.outcomes)})"
             )
-        values = self.summary[outcome].astype(np.float64)
-        if outcome == "dissolved_at":
-            values = values.where(values >= 0)
-        return values
+        return self.summary[outcome].astype(np.float64)
 
     def point_means(self, outcome: str) -> np.ndarray:
         """Mean of ``outcome`` over the replicates of each design point, ``[points]``."""

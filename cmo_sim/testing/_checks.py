@@ -100,7 +100,9 @@ def _check_summary(results: Results, steps: int | None, problems: list[str]) -> 
     at = s["dissolved_at"].to_numpy()
     cause = s["cause"].astype(str).to_numpy()
     _report(problems, "cause is not one of none, trust, faith", ~np.isin(cause, CAUSE_NAMES), runs)
-    _report(problems, "dissolved but without a month of dissolution", dissolved & (at < 0), runs)
+    at = at.astype(np.float64)
+    _report(problems, "dissolved but without a month of dissolution", dissolved & ~(at >= 0),
+            runs)
     _report(problems, "not dissolved but with a month of dissolution", ~dissolved & (at >= 0),
             runs)
     _report(problems, "dissolved without a cause", dissolved & (cause == "none"), runs)
