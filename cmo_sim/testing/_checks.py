@@ -87,7 +87,10 @@ def _check_summary(results: Results, steps: int | None, problems: list[str]) -> 
     runs = s["run"].to_numpy()
     numeric = s.select_dtypes("number")
     for column in numeric.columns:
-        _report(problems, f"{column} is NaN or infinite", ~np.isfinite(numeric[column]), runs)
+        bad = ~np.isfinite(numeric[column].to_numpy(dtype=float))
+        if column == "dissolved_at":  # missing for a run that did not dissolve
+            bad &= s["dissolved"].to_numpy(bool)
+        _report(problems, f"{column} is NaN or infinite", bad, runs)
     for column in ("trust_final", "faith_final", "synergy_mean", "synergy_final"):
         v = s[column].to_numpy(float)
         _report(problems, f"{column} outside [0, 1]",
