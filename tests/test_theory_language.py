@@ -252,3 +252,16 @@ def test_the_trust_account_names_what_moved_trust():
     row = explanation.summary
     assert (f"lost to conflicts {-row['trust_lost_conflict']:.2f}, the task's outcome "
             f"{-row['trust_lost_task']:.2f}") in explanation.story
+
+
+def test_levers_pull_a_theorys_own_contexts():
+    from cmo_sim.analysis import levers
+
+    churning = ALLIANCE.with_values({"contexts.liaison_turnover": 0.6})
+    report = levers(churning, {"stop turnover": {"contexts.liaison_turnover": 0.0}}, at=[0, 24],
+                    runs=300, steps=60, theory=THEORY)
+    t = report.table.set_index(["month", "outcome"])
+    # Stopping liaison turnover at the start keeps partnerships together; later, less so.
+    assert t.loc[(0, "dissolved"), "effect"] < -0.1
+    assert t.loc[(0, "dissolved"), "ci_high"] < 0
+    assert t.loc[(0, "dissolved"), "effect"] < t.loc[(24, "dissolved"), "effect"]
