@@ -177,7 +177,7 @@ class Organisation(mesa.Agent):
         self.exit_cause = CAUSE_NONE
         self.attributes: dict[str, float] = dict(attributes)
         self.trust_terms: dict[int, tuple[tuple[str, float], ...]] = {}
-        self.account: dict[int, tuple[float, float, float]] = {}
+        self.account: dict[int, tuple[float, float, float, float]] = {}
         self.faith_terms: tuple[tuple[str, float], ...] = ()
         self.next_trust: dict[int, float] = {}
         self.next_faith = faith
@@ -233,8 +233,7 @@ class Organisation(mesa.Agent):
             self.next_trust[j] = nudge(self.trust[j], total)
             # The trust account (as the numpy engine's step computes it).
             scale = (self.next_trust[j] - self.trust[j]) / (total if total != 0.0 else 1.0)
-            self.account[j] = (resolution * scale * 1.0, task_part * scale * 1.0,
-                               (delta - task_part) * scale * 1.0)
+            self.account[j] = (resolution, task_part, delta - task_part, scale * 1.0)
         site = terms["faith_change"]
         change, fixed_parts = model.fixed("faith_change", view, "member", i)
         parts = list(fixed_parts)

@@ -653,14 +653,25 @@ class PartnershipModel(mesa.Model):
         """Add this month's trust account (the members' decided changes, split by part)."""
         if len(view.active) < 2:
             return
+        task_per_run = self.terms["trust_change"].run_level("task")
         for k, name in enumerate(("conflict", "task", "other")):
-            rows, gains = [], []
-            for member in view.active:
-                shares = [member.account[p.index][k] for p in view.active if p is not member]
-                rows.append(ordered_sum(shares))
-                gains.append(ordered_sum(max(s, 0.0) for s in shares))
-            gained = ordered_sum(gains) / view.n_pairs
-            lost = ordered_sum(rows) / view.n_pairs - gained
+            if name == "task" and task_per_run:
+                # One value per run: the part times the mean scale over the pairs.
+                scales = [ordered_sum(m.account[p.index][3] for p in view.active if p is not m)
+                          for m in view.active]
+                mean_scale = ordered_sum(scales) / view.n_pairs
+                first = view.active[0]
+                part = first.account[next(p.index for p in view.active if p is not first)][1]
+                lost, gained = min(part, 0.0) * mean_scale, max(part, 0.0) * mean_scale
+            else:
+                rows, gains = [], []
+                for member in view.active:
+                    shares = [member.account[p.index][k] * member.account[p.index][3]
+                              for p in view.active if p is not member]
+                    rows.append(ordered_sum(shares))
+                    gains.append(ordered_sum(max(s, 0.0) for s in shares))
+                gained = ordered_sum(gains) / view.n_pairs
+                lost = ordered_sum(rows) / view.n_pairs - gained
             self.trust_account[f"trust_lost_{name}"] += lost
             self.trust_account[f"trust_gained_{name}"] += gained
 

@@ -42,8 +42,10 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
 
 def msum(x: np.ndarray) -> np.ndarray:
     """Sum over the last axis in a fixed left-to-right order (padding zeros add exactly)."""
-    acc = x[..., 0].copy()
-    for k in range(1, x.shape[-1]):
+    if x.shape[-1] == 1:
+        return x[..., 0].copy()
+    acc = x[..., 0] + x[..., 1]
+    for k in range(2, x.shape[-1]):
         acc += x[..., k]
     return acc
 

@@ -267,23 +267,40 @@ class StepCache:
         return fixed
 
 
-def _trust_account(change, total, resolution, task_part, delta, fx: Fixed) -> dict:
+def _trust_account(change, total, resolution, task_part, delta, fx: Fixed,
+                   task_per_run: bool) -> dict:
     """This month's trust account, per run.
 
     Each pair's change is split between conflict resolution, the task's outcome and the rest,
     in proportion to their deltas; losses and gains are averaged over the ordered pairs in
     place (both engines compute it in this order).
     """
-    safe = np.where(total != 0.0, total, 1.0)
-    scale = change / safe
+    # The pair weight is 0 or 1, so folding it into the scale changes no number. The scale is
+    # never negative (a change has the sign of its delta), so a part's share has its sign.
+    scale = change / np.where(total != 0.0, total, 1.0) * fx.pair_w
+    pairs = np.where(fx.any_pair, fx.n_pairs, np.inf)  # no pair in place: 0 lost, 0 gained
+
+    def split(part, scale, pairs):
+        share = part * scale
+        gained = m.msum(m.msum(np.maximum(share, 0.0))) / pairs
+        return m.msum(m.msum(share)) / pairs - gained, gained
+
     out = {}
-    for name, part in (("conflict", resolution), ("task", task_part),
-                       ("other", delta - task_part)):
-        share = part * scale * fx.pair_w
-        gained = m.msum(m.msum(np.maximum(share, 0.0))) / fx.n_pairs
-        lost = m.msum(m.msum(share)) / fx.n_pairs - gained
-        out[f"trust_lost_{name}"] = np.where(fx.any_pair, lost, 0.0)
-        out[f"trust_gained_{name}"] = np.where(fx.any_pair, gained, 0.0)
+    out["trust_lost_other"], out["trust_gained_other"] = split(delta - task_part, scale, pairs)
+    if task_per_run:
+        # One value per run: its share is the part times the mean scale over the pairs.
+        part = np.broadcast_to(task_part, change.shape)[:, 0, 0]
+        mean_scale = m.msum(m.msum(scale)) / pairs
+        out["trust_lost_task"] = np.minimum(part, 0.0) * mean_scale
+        out["trust_gained_task"] = np.maximum(part, 0.0) * mean_scale
+    else:
+        out["trust_lost_task"], out["trust_gained_task"] = split(task_part, scale, pairs)
+    # Conflict resolutions happen in few runs a month: the others add exact zeros.
+    lost, gained = np.zeros(change.shape[0]), np.zeros(change.shape[0])
+    rows = np.flatnonzero(m.many(m.many(resolution != 0.0)))
+    if rows.size:
+        lost[rows], gained[rows] = split(resolution[rows], scale[rows], pairs[rows])
+    out["trust_lost_conflict"], out["trust_gained_conflict"] = lost, gained
     return out
 
 
@@ -303,7 +320,7 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
     the result is the same with or without it.
     """
     ctx = params.contexts_at(t)
-    b = params.baseline
+    b, terms = params.baseline, params.terms
     alive = ~state.dissolved
     active = state.active & alive[:, None]
     fx = (cache if cache is not None else StepCache()).get(params, ctx, active, alive)
@@ -394,7 +411,8 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
                                     account="task")
     total = delta + resolution
     new_trust = np.where(fx.pair_mask, m.nudge(trust, total), trust)
-    account = _trust_account(new_trust - trust, total, resolution, task_part, delta, fx)
+    account = _trust_account(new_trust - trust, total, resolution, task_part, delta, fx,
+                             terms["trust_change"].run_level("task"))
 
     # Faith, intra-organisational conflict, shared vision and culture.
     # Faith is about the collaboration as a whole: destructive conflicts count per partner.

@@ -405,6 +405,10 @@ class SiteTerms:
         """Every term, fixed ones first (the order of evaluation)."""
         return self.fixed + self.month
 
+    def run_level(self, account: str) -> bool:
+        """Whether the month terms of ``account`` have one value per run at this site."""
+        return all(t.group >= 0 for t in self.month if t.account == account)
+
     @property
     def empty(self) -> bool:
         """True when no term has a non-zero coefficient."""
