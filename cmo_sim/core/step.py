@@ -275,9 +275,9 @@ def _trust_account(change, total, resolution, task_part, delta, fx: Fixed,
     in proportion to their deltas; losses and gains are averaged over the ordered pairs in
     place (both engines compute it in this order).
     """
-    # The pair weight is 0 or 1, so folding it into the scale changes no number. The scale is
-    # never negative (a change has the sign of its delta), so a part's share has its sign.
-    scale = change / np.where(total != 0.0, total, 1.0) * fx.pair_w
+    # The scale is never negative (a change has the sign of its delta), so a part's share has
+    # its sign; it is 0 where nothing changed, which includes every pair not in place.
+    scale = np.divide(change, total, out=np.zeros_like(change), where=total != 0.0)
     pairs = np.where(fx.any_pair, fx.n_pairs, np.inf)  # no pair in place: 0 lost, 0 gained
 
     def split(part, scale, pairs):
