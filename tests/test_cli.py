@@ -366,3 +366,17 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--version"])
     assert exited.value.code == 0
     assert capsys.readouterr().out.strip() == f"cmo-sim {version('cmo-sim')}"
+
+
+def test_output_cut_short_by_its_reader_ends_quietly() -> None:
+    import subprocess
+    import sys
+
+    # The reader of the output goes away before anything is written (as `| head` does once
+    # it has its lines): writing raises BrokenPipeError, and the command stops quietly.
+    child = subprocess.Popen([sys.executable, "-m", "cmo_sim.cli", "theory", "show"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child.stdout.close()
+    _, err = child.communicate(timeout=120)
+    assert child.returncode == 0, err
+    assert b"Traceback" not in err and b"BrokenPipe" not in err

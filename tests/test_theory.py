@@ -667,3 +667,13 @@ def test_changed_copies_are_named_as_modified_and_list_their_changes(theory: The
     assert load_theory(flipped).changes()["signs"] == {theory.ids[0]: [1, -1]}
     assert theory.with_baseline(loss_aversion=2.0).changes()["baseline"] == {
         "loss_aversion": [1.75, 2.0]}
+
+
+def test_a_key_given_twice_in_a_theory_file_is_refused(tmp_path: Path) -> None:
+    text = load_theory().to_yaml().replace("  weight: 2.0\n", "  weight: 2.0\n  weight: 0.0\n", 1)
+    assert text.count("weight: 0.0") == 1
+    path = tmp_path / "twice.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(TheoryError, match=r"twice.yaml: not valid YAML at line \d+: duplicate "
+                       r"key 'weight' \(first given at line \d+\)"):
+        load_theory(path)

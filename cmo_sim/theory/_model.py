@@ -39,7 +39,14 @@ from cmo_sim.core.terms import (
 from cmo_sim.core.terms import (
     context_level as _context_level,
 )
-from cmo_sim.scenario import MEMBER_FIELDS, PARTNERSHIP_FIELDS, Member, Scenario, field_bounds
+from cmo_sim.scenario import (
+    MEMBER_FIELDS,
+    PARTNERSHIP_FIELDS,
+    Member,
+    Scenario,
+    _safe_load_strict,
+    field_bounds,
+)
 
 __all__ = ["CONTEXTS", "MECHANISMS", "OUTCOMES", "Rule", "Theory", "check_theory", "load_theory"]
 
@@ -848,13 +855,19 @@ def _load_yaml(path: str | Path) -> tuple[Any, str]:
     if not file.is_file():
         raise TheoryError(f"{file}: no such theory file")
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        # The safe loader that refuses a key given twice in one mapping (the plain one keeps
+        # the last, so a rule's second 'weight:' would silently win).
+        data = _safe_load_strict(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise TheoryError(f"{file}: cannot read the file ({exc})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise TheoryError(f"{file}: not valid YAML{where}") from None
+        problem = getattr(exc, "problem", None)
+        detail = f": {problem}" if problem else ""
+        raise TheoryError(f"{file}: not valid YAML{where}{detail}") from None
+    except RecursionError:
+        raise TheoryError(f"{file}: not valid YAML: nested too deeply") from None
     return data, str(file)
 
 
