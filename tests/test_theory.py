@@ -677,3 +677,20 @@ def test_a_key_given_twice_in_a_theory_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(TheoryError, match=r"twice.yaml: not valid YAML at line \d+: duplicate "
                        r"key 'weight' \(first given at line \d+\)"):
         load_theory(path)
+
+
+@pytest.mark.parametrize(("argument", "message"), [
+    ([], "a theory is a path, a mapping or None (the default theory), not list"),
+    (3, "a theory is a path, a mapping or None (the default theory), not int"),
+])
+def test_load_theory_refuses_what_is_not_a_theory(argument: Any, message: str) -> None:
+    with pytest.raises(TheoryError) as excinfo:
+        load_theory(argument)
+    assert str(excinfo.value) == message
+
+
+def test_a_theory_name_must_be_text() -> None:
+    data = load_theory().to_dict()
+    data["name"] = [1, 2]
+    with pytest.raises(TheoryError, match=r"^theory: 'name' must be text, got \[1, 2\]$"):
+        load_theory(data)

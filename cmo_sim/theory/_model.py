@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from collections.abc import Iterable, Mapping
 from functools import cache
 from importlib import resources
@@ -703,6 +704,8 @@ def _read(data: Any, source: str) -> tuple[Theory | None, list[str]]:
         f"(allowed: {', '.join(_TOP_KEYS)})"
         for key in data if key not in _TOP_KEYS
     ]
+    if "name" in data and not isinstance(data["name"], str):
+        problems.append(f"{source}: 'name' must be text, got {data['name']!r}")
     if problems:
         return None, problems
     data, problems = _expand(data, source)
@@ -877,12 +880,16 @@ def load_theory(path: str | Path | Mapping[str, Any] | None = None) -> Theory:
     Raises
     ------
     TheoryError
-        For duplicate ids, unknown context/mechanism/outcome names, negative or non-finite
-        weights, missing rules or unknown baseline constants, naming the rule and the field.
+        For anything the theory cannot run (an unknown site, form, context or outcome, a
+        duplicate id, a negative or non-finite weight, ...), naming the rule and the field;
+        and for an argument that is not a path, a mapping or None.
     """
     if path is None:
         return _parse(_default_data(), "default theory")
     if isinstance(path, Mapping):
         return _parse(path, "theory")
+    if not isinstance(path, str | os.PathLike):
+        raise TheoryError(f"a theory is a path, a mapping or None (the default theory), not "
+                          f"{type(path).__name__}")
     data, source = _load_yaml(path)
     return _parse(data, source)
