@@ -13,9 +13,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from cmo_sim.core.terms import size_norm
+from cmo_sim.core.terms import ODDS_TRUST_FLOOR, distrust_odds, size_norm
 
 __all__ = [
+    "ODDS_TRUST_FLOOR",
     "ambition",
     "culture_drift",
     "distrust_odds",
@@ -81,24 +82,6 @@ def nudge(x: np.ndarray, delta: np.ndarray) -> np.ndarray:
     """Move ``x`` in [0, 1] by ``delta`` in [-1, 1] proportionally to the room left."""
     delta = np.clip(delta, -1.0, 1.0)
     return x + delta * np.where(delta > 0.0, 1.0 - x, x)
-
-
-#: Normalised size of a typical member (1,000 staff): size terms are centred here.
-TYPICAL_SIZE_NORM = 0.6
-
-#: Trust below which :func:`distrust_odds` stops growing (the bound of initial trust).
-ODDS_TRUST_FLOOR = 0.02
-
-
-def distrust_odds(trust: np.ndarray | float) -> np.ndarray:
-    """``(1 - trust) / max(trust, 0.02)``: 1 at trust 0.5, 1/3 at 0.75, 3 at 0.25.
-
-    The trust in place buffers conflict (the review: initial trust "can act as a buffer against
-    future conflicts and task failures"). A failed month raises a pair's conflict hazard, and
-    a destructive resolution changes trust, in proportion to these odds (4.8, 4.10).
-    """
-    trust = np.asarray(trust, dtype=np.float64)
-    return (1.0 - trust) / np.maximum(trust, ODDS_TRUST_FLOOR)
 
 
 def power(s: np.ndarray, resources: np.ndarray) -> np.ndarray:

@@ -38,9 +38,13 @@ __all__ = [
     "CONDITION_OPS",
     "FORMS",
     "MODULATORS",
+    "ODDS_TRUST_FLOOR",
+    "REDUCTIONS",
+    "SHAPES",
     "SITES",
     "STATE_INPUTS",
     "Condition",
+    "ContextInfo",
     "Input",
     "Modulator",
     "Site",
@@ -48,8 +52,14 @@ __all__ = [
     "Term",
     "TermSpec",
     "compile_terms",
+    "condition_value",
     "context_level",
+    "distrust_odds",
+    "form_value",
+    "modulator_value",
     "parse_condition",
+    "reduce_pair",
+    "size_norm",
     "term_value",
 ]
 
@@ -409,10 +419,6 @@ class SiteTerms:
         """Whether the month terms of ``account`` have one value per run at this site."""
         return all(t.group >= 0 for t in self.month if t.account == account)
 
-    @property
-    def empty(self) -> bool:
-        """True when no term has a non-zero coefficient."""
-        return all(t.coef == 0.0 for t in self.terms)
 
 
 def _scale(values: Sequence[str | float], baseline: Mapping[str, float]) -> float:
@@ -633,12 +639,26 @@ def reduce_pair(how: str, xi, xj):
     return np.minimum(xi, xj)
 
 
+#: Trust below which :func:`distrust_odds` stops growing (the bound of initial trust).
+ODDS_TRUST_FLOOR = 0.02
+
+
+def distrust_odds(trust: np.ndarray | float) -> np.ndarray:
+    """``(1 - trust) / max(trust, 0.02)``: 1 at trust 0.5, 1/3 at 0.75, 3 at 0.25.
+
+    The trust in place buffers conflict (the review: initial trust "can act as a buffer against
+    future conflicts and task failures"). A failed month raises a pair's conflict hazard, and
+    a destructive resolution changes trust, in proportion to these odds (4.8, 4.10).
+    """
+    trust = np.asarray(trust, dtype=np.float64)
+    return (1.0 - trust) / np.maximum(trust, ODDS_TRUST_FLOOR)
+
+
 def modulator_value(name: str, *, trust=None, ambition=None, communication=None,
                     mean_trust=None, ease=None):
     """The value of modulator ``name`` from the quantities it is computed from."""
     if name == "distrust_odds":
-        trust = np.asarray(trust, dtype=np.float64) if np.ndim(trust) else trust
-        return (1.0 - trust) / np.maximum(trust, 0.02)
+        return distrust_odds(trust)
     if name == "ambition":
         return ambition
     if name == "ambition_capped":
