@@ -31,6 +31,7 @@ class Stream(IntEnum):
     TASK = 3
     CONFLICT = 4
     RESOLUTION = 5
+    TURNOVER = 6
 
 
 def _mix(z: np.ndarray) -> np.ndarray:

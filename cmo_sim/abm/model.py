@@ -97,6 +97,10 @@ class Outlook:
     culture_centre: float = _NAN
     culture_pull: float = 0.0
     n_pairs: float = 1.0
+    experience: float = _NAN
+    next_experience: float = _NAN
+    turnover: dict[int, float] = field(default_factory=dict)
+    turnover_share: float = 0.0
 
     def dominance(self, member: Organisation, partner: Organisation) -> float:
         """Dominance ``member`` feels from ``partner``.
@@ -162,6 +166,10 @@ class Outlook:
             return self.count if raw else (self.count - 2.0) / 14.0
         if name == "complexity":
             return self.complexity
+        if name == "experience":
+            return self.experience
+        if name == "turnover":
+            return self.turnover[i] if shape == "member" else self.turnover_share
         return {
             "synergy": self.synergy,
             "inertia": 1.0 - self.synergy,
@@ -405,6 +413,7 @@ class PartnershipModel(mesa.Model):
             member.next_faith = member.faith
         self.vision = ctx["shared_vision"]
         self.synergy = b["synergy_initial"]
+        self.experience = clip(self._site("initial_experience", view, "run"), 0.0, 1.0)
         self.ambition = 0.0
         self.achievement = 0.0
         self.performance = 0.0
@@ -416,7 +425,7 @@ class PartnershipModel(mesa.Model):
         self.cause = CAUSE_NONE
         self.counters = dict.fromkeys(
             ("conflicts", "constructive", "destructive", "successes", "failures",
-             "dominations", "exits"), 0,
+             "dominations", "exits", "turnovers"), 0,
         )
         self.synergy_sum = 0.0
         self.alive_steps = 0
@@ -436,7 +445,9 @@ class PartnershipModel(mesa.Model):
         else:
             ctx = self.timeline(t)
             view = self.observe(t, ctx)
+            self.leadership_turnover(view)
             self.synergy_and_inertia(view)
+            self.learning(view)
             self.agree_ambition(view)
             self.task_attempt(view)
             self.conflict_and_resolution(view)
@@ -448,6 +459,7 @@ class PartnershipModel(mesa.Model):
             self._log_month(view)
             deciding.do("apply")
             self.vision = next_vision
+            self.experience = view.next_experience
             self.power_and_domination(view)
             self.exit_and_dissolution(view)
             self.synergy_sum += self.synergy
@@ -512,8 +524,22 @@ class PartnershipModel(mesa.Model):
             comm_rows.append(ordered_sum(values))
         view.mean_comm = ordered_sum(comm_rows) / n_pairs if any_pair else 0.0
         view.synergy_before = self.synergy
+        view.experience = self.experience
         view.faith_before = {m.index: m.faith for m in active}
         return view
+
+    def leadership_turnover(self, view: Outlook) -> None:
+        """Members' senior leaders or partnership leads change (site turnover, one draw each)."""
+        for member in view.active:
+            hazard = sigmoid(self._site("turnover", view, "member", member.index))
+            turned = self._draw(view.t, Stream.TURNOVER, member.index, 0) < hazard
+            view.turnover[member.index] = 1.0 if turned else 0.0
+            self.counters["turnovers"] += int(turned)
+        view.turnover_share = ordered_sum(view.turnover[m.index] for m in view.active) / view.count
+
+    def learning(self, view: Outlook) -> None:
+        """Next month's experience of working together: nudged by the learning site."""
+        view.next_experience = nudge(view.experience, self._site("learning", view, "run"))
 
     def synergy_and_inertia(self, view: Outlook) -> None:
         """Synergy relaxes towards a sigmoid of the functioning site; inertia is its complement.
@@ -901,7 +927,8 @@ class PartnershipModel(mesa.Model):
             out["intra_conflict"][m.index] = m.intra_conflict
             out["active"][m.index] = m.active
         out.update(
-            synergy=self.synergy, inertia=1.0 - self.synergy, ambition=self.ambition,
+            synergy=self.synergy, inertia=1.0 - self.synergy, experience=self.experience,
+            ambition=self.ambition,
             achievement=self.achievement, performance=self.performance,
             conflict_events=self.step_conflicts, vision=self.vision,
         )
@@ -938,7 +965,8 @@ class PartnershipModel(mesa.Model):
 
         return State(
             trust=trust, faith=faith, intra_conflict=intra, culture=culture,
-            vision=run(self.vision), synergy=run(self.synergy), ambition=run(self.ambition),
+            vision=run(self.vision), synergy=run(self.synergy),
+            experience=run(self.experience), ambition=run(self.ambition),
             achievement=run(self.achievement), performance=run(self.performance),
             exit_shock=run(self.exit_shock), success=run(self.success, bool),
             step_conflicts=run(self.step_conflicts, np.int64), active=active,

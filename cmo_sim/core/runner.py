@@ -19,7 +19,8 @@ Record = Literal["summary", "trajectory"] | int
 #: Trajectory variables: per member ``[runs, steps, members]`` or per run ``[runs, steps]``.
 MEMBER_VARIABLES = ("trust", "faith", "intra_conflict", "active")
 RUN_VARIABLES = (
-    "synergy", "inertia", "ambition", "achievement", "performance", "conflict_events", "vision",
+    "synergy", "inertia", "experience", "ambition", "achievement", "performance",
+    "conflict_events", "vision",
 )
 TRAJECTORY_VARIABLES = MEMBER_VARIABLES + RUN_VARIABLES
 
@@ -72,6 +73,7 @@ def _snapshot(state: State, present: np.ndarray) -> dict[str, np.ndarray]:
         "active": state.active.copy(),
         "synergy": state.synergy.copy(),
         "inertia": 1.0 - state.synergy,
+        "experience": state.experience.copy(),
         "ambition": state.ambition.copy(),
         "achievement": state.achievement.copy(),
         "performance": state.performance.copy(),

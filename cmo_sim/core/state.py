@@ -22,6 +22,7 @@ COUNTERS = (
     "failures",
     "dominations",
     "exits",
+    "turnovers",
 )
 #: Where trust went, cumulated per run: what conflict resolutions, the task's outcome (rules
 #: reading task success or failure) and every other term took from (lost) and added to
@@ -48,6 +49,7 @@ class State:
     culture: ``[runs, members]`` float, cultural positions (converge under inclusive leadership).
     vision: ``[runs]`` float, shared vision.
     synergy: ``[runs]`` float; inertia is ``1 - synergy``.
+    experience: ``[runs]`` float, how far the members have learned to work together.
     ambition: ``[runs]`` float, the aim level agreed this step.
     achievement: ``[runs]`` float, value achieved this step (ambition if the task succeeded).
     performance: ``[runs]`` float, cumulative achievement discounted by inertia.
@@ -60,7 +62,7 @@ class State:
     dissolved: ``[runs]`` bool, absorbing.
     dissolved_at: ``[runs]`` int, step of dissolution (-1 never).
     cause: ``[runs]`` int8, CAUSE_* code of the dissolution.
-    conflicts, constructive, destructive, successes, failures, dominations, exits:
+    conflicts, constructive, destructive, successes, failures, dominations, exits, turnovers:
         ``[runs]`` int64 cumulative event counters.
     trust_lost_conflict, trust_lost_task, trust_lost_other, trust_gained_conflict,
     trust_gained_task, trust_gained_other: ``[runs]`` float, the trust account
@@ -75,6 +77,7 @@ class State:
     culture: np.ndarray
     vision: np.ndarray
     synergy: np.ndarray
+    experience: np.ndarray
     ambition: np.ndarray
     achievement: np.ndarray
     performance: np.ndarray
@@ -94,6 +97,7 @@ class State:
     failures: np.ndarray
     dominations: np.ndarray
     exits: np.ndarray
+    turnovers: np.ndarray
     trust_lost_conflict: np.ndarray
     trust_lost_task: np.ndarray
     trust_lost_other: np.ndarray

@@ -87,6 +87,9 @@ def init(params: Params) -> State:
     level = add_terms(np.full((n_runs, n), site.intercept), site.terms, "member", view)
     faith = np.where(present, np.clip(level + b["faith_initial_noise"] * (2.0 * noise_f - 1.0),
                                       0.02, 0.98), 0.0)
+    site = terms["initial_experience"]
+    experience = np.clip(add_terms(np.full(n_runs, site.intercept), site.terms, "run", view),
+                         0.0, 1.0)
     zeros = np.zeros(n_runs)
     izeros = np.zeros(n_runs, dtype=np.int64)
     return State(
@@ -96,6 +99,7 @@ def init(params: Params) -> State:
         culture=ctx.culture.copy(),
         vision=ctx.shared_vision.copy(),
         synergy=np.full(n_runs, b["synergy_initial"]),
+        experience=experience,
         ambition=zeros.copy(),
         achievement=zeros.copy(),
         performance=zeros.copy(),
@@ -110,7 +114,7 @@ def init(params: Params) -> State:
         cause=np.zeros(n_runs, dtype=np.int8),
         **{name: izeros.copy() for name in (
             "conflicts", "constructive", "destructive", "successes", "failures",
-            "dominations", "exits",
+            "dominations", "exits", "turnovers",
         )},
         **{name: zeros.copy() for name in TRUST_ACCOUNT},
     )
@@ -124,6 +128,7 @@ _CACHED = {
     "destructive_buffer": "run", "trust_change": "pair", "faith_change": "member",
     "intra_rise": "member", "intra_decay": "member", "vision_change": "run",
     "culture_pull": "run", "exit_shock": "run", "trust_floor": "run", "faith_floor": "run",
+    "turnover": "member", "learning": "run",
 }
 
 
@@ -370,11 +375,22 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
     state_in[("communication", "upair")] = pair_comm
     state_in[("communication", "run")] = mean_comm
 
-    # Functioning and synergy.
+    # Turnover of members' senior leaders or partnership leads (site turnover).
+    hazard = m.sigmoid(add_prepared(site["turnover"], fx.month["turnover"], "member", view))
+    turned = (uniform(params.keys, t, Stream.TURNOVER, np.arange(params.n_members), 0)
+              < hazard) & active
+    turned_f = turned.astype(np.float64)
+    state_in[("turnover", "member")] = turned_f
+    state_in[("turnover", "run")] = _active_mean(turned_f, w, count)
+    state_in[("experience", "run")] = state.experience
+
+    # Functioning and synergy, then this month's learning to work together.
     f = add_prepared(site["functioning"], fx.month["functioning"], "run", view)
     synergy = state.synergy + b["synergy_rate"] * (m.synergy_target(f, b) - state.synergy)
     state_in[("synergy", "run")] = synergy
     state_in[("inertia", "run")] = 1.0 - synergy
+    learning = add_prepared(site["learning"], fx.month["learning"], "run", view)
+    experience = m.nudge(state.experience, learning)
 
     # Ambition and the task attempt.
     tolerance = add_prepared(site["risk_tolerance"], fx.month["risk_tolerance"], "member", view)
@@ -471,6 +487,7 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
         "culture": new_culture,
         "vision": new_vision,
         "synergy": synergy,
+        "experience": experience,
         "ambition": aim,
         "achievement": achievement,
         "performance": performance,
@@ -490,6 +507,7 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
         "failures": state.failures + failure,
         "dominations": state.dominations + (fx.dominated & alive),
         "exits": exits,
+        "turnovers": state.turnovers + m.msum(turned.astype(np.int64)),
         **{name: getattr(state, name) + value for name, value in account.items()},
     }
     dead = np.flatnonzero(state.dissolved)

@@ -148,6 +148,12 @@ STATE_INPUTS: dict[str, Input] = {i.name: i for i in (
           fixed=True),
     Input("complexity", frozenset({"run"}), 0.5,
           "Task complexity (the complexity site, clipped to [0, 1]).", fixed=True),
+    Input("experience", frozenset({"run"}), 1.0,
+          "How far the members have learned to work together, in [0, 1]: 0 at the start, "
+          "growing by the learning site each month."),
+    Input("turnover", frozenset({"member", "run"}), 0.0,
+          "1 if the member's senior leaders or partnership lead changed this month, else 0 "
+          "(member); the share of active members with such a change (run)."),
 )}
 
 MODULATORS: dict[str, Modulator] = {m.name: m for m in (
@@ -208,6 +214,10 @@ SITES: dict[str, Site] = {s.name: s for s in (
           "A member's faith in the collaboration at the start.",
           {"faith": 1, "task_achievement": 1, "synergy": 1, "dissolution": -1},
           _FAITH_MECHS, targets=("all", "lead")),
+    _site("initial_experience", "run", "init", 0.0, "experience, clipped to [0, 1]",
+          "How far the members have already learned to work together at the start (0: a "
+          "new partnership).",
+          {"experience": 1, "synergy": 1, "task_achievement": 1}, ("learning",)),
     _site("lead_power", "member", "month", 0.0, "power (normalised size and resources units)",
           "Power a member holds besides its size and resources (hierarchical seniority); felt "
           "as dominance by every other member and counted in who is most powerful.",
@@ -227,8 +237,9 @@ SITES: dict[str, Site] = {s.name: s for s in (
           "Partnership functioning: the synergy target is sigmoid(synergy_steepness x (F - "
           "synergy_threshold)).",
           {"synergy": 1, "task_achievement": 1, "faith": 1, "intra_conflict": -1},
-          ("synergy", "inertia", "communication", "coordination"),
-          inputs=("trust", "faith", "communication", "intra_conflict", "shared_vision")),
+          ("synergy", "inertia", "communication", "coordination", "learning"),
+          inputs=("trust", "faith", "communication", "intra_conflict", "shared_vision",
+                  "experience")),
     _site("risk_tolerance", "member", "month", 0.5, "ambition, [0, 1]",
           "The ambition a member tolerates; the partnership agrees the least tolerant member's "
           "level plus the ambition bias.",
@@ -278,16 +289,16 @@ SITES: dict[str, Site] = {s.name: s for s in (
           "Monthly change of a member's faith in the collaboration.",
           {"faith": 1, "task_achievement": 1, "synergy": 1, "dissolution": -1},
           _FAITH_MECHS + ("trust_building", "task_achievement", "conflict", "risk_threshold",
-                          "lack_of_achievement", "reduced_trust"),
+                          "lack_of_achievement", "reduced_trust", "turnover", "synergy"),
           inputs=("trust", "faith", "intra_conflict", "synergy", "inertia", "ambition",
-                  "task_success", "task_failure", "destructive_resolution"),
+                  "task_success", "task_failure", "destructive_resolution", "turnover"),
           modulators=("ambition", "ambition_capped", "exit_ease"), targets=("all", "lead")),
     _site("intra_rise", "member", "month", 1.0, "multiple of baseline intra_rate",
           "Monthly rise of intra-organisational conflict, times intra_rate, before nudging.",
           {"intra_conflict": 1, "faith": -1, "task_achievement": -1, "dissolution": 1},
-          ("intra_conflict", "inertia"),
+          ("intra_conflict", "inertia", "turnover"),
           inputs=("trust", "faith", "intra_conflict", "synergy", "inertia", "ambition",
-                  "task_success", "task_failure"), targets=("all", "lead")),
+                  "task_success", "task_failure", "turnover"), targets=("all", "lead")),
     _site("intra_decay", "member", "month", 1.0, "multiple of baseline intra_decay, >= 0",
           "How fast intra-organisational conflict decays (the share kept is 1 - intra_decay x "
           "max(site, 0), clipped to [0, 1]).",
@@ -303,6 +314,21 @@ SITES: dict[str, Site] = {s.name: s for s in (
           "How far members move each month towards their cultural centre.",
           {"trust": 1, "conflict": -1}, ("cultural_integration",), inputs=_ANY_MONTH,
           modulators=("mistrust", "ambition", "exit_ease")),
+    _site("turnover", "member", "month", "turnover_intercept",
+          "logit of a monthly change of the member's senior leaders or partnership lead",
+          "Chance that a member's senior leaders or partnership lead change this month; "
+          "terms elsewhere read the change as the state input turnover.",
+          {"turnover": 1, "faith": -1, "synergy": -1, "dissolution": 1},
+          ("turnover",), inputs=("trust", "faith", "intra_conflict", "synergy", "inertia"),
+          targets=("all", "lead")),
+    _site("learning", "run", "month", "learning_rate",
+          "monthly learning before nudging",
+          "How far the members learn to work together this month: experience moves by "
+          "nudge(experience, learning); negative terms lose experience.",
+          {"experience": 1, "synergy": 1, "task_achievement": 1},
+          ("learning", "communication", "coordination", "turnover", "synergy", "inertia"),
+          inputs=("trust", "communication", "synergy", "inertia", "turnover", "experience",
+                  "shared_vision")),
     _site("exit_ease", "run", "month", 1.0, "multiple of the exit floors, >= 0",
           "How easily a member leaves: multiplies the floors of rules that use the modulator "
           "exit_ease.",
