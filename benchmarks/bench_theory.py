@@ -63,7 +63,7 @@ USER_RULES = [
      {"form": "saturating"}),
     ("state.vision_function", "shared_vision", "synergy", "synergy", 1, "functioning", {}),
     ("state.success_faith", "task_success", "faith_building", "faith", 1, "faith_change",
-     {"scale": ["faith_achievement_rate"], "modulator": "ambition"}),
+     {"scale": ["faith_value_rate"], "modulator": "ambition"}),
     ("state.inertia_intra", "inertia", "inertia", "intra_conflict", 1, "intra_rise",
      {"form": "upper"}),
     ("state.trust_resolution", "trust", "improved_trust", "trust", 1, "resolution",

@@ -129,6 +129,7 @@ SUMMARY_FIELDS: dict[str, tuple[str, str]] = {
     "failures": ("months whose task failed", "count"),
     "dominations": ("months in which a member felt dominated", "count"),
     "exits": ("members that left", "count"),
+    "turnovers": ("changes of a member's senior leaders or partnership lead", "count"),
     **{f"trust_{way}_{part}": (
         f"trust {way} through {what}, cumulated over the months: each month's change of every "
         "ordered pair's trust split between its parts in proportion to their deltas, averaged "
@@ -147,6 +148,7 @@ _ATTRS = {
     "active": "member still in the partnership",
     "synergy": "partnership synergy [0, 1]",
     "inertia": "collaborative inertia, 1 - synergy [0, 1]",
+    "experience": "how far the members have learned to work together [0, 1]",
     "ambition": "aim level agreed this month [0, 1]",
     "achievement": "value achieved this month (ambition if the task succeeded)",
     "performance": "cumulative achievement discounted by inertia",

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cmo_sim._errors import ScenarioError, closest
+from cmo_sim._yaml import read_yaml_file
 
 __all__ = [
     "ENTRY_POINTS",
@@ -68,6 +69,9 @@ class Member(BaseModel):
     flexibility: float = _unit(0.5, "Organisational flexibility (review: Flexibility).")
     workforce_stability: float = _unit(0.5, "0 high churn .. 1 stable workforce.")
     staff_involvement: float = _unit(0.5, "Involvement of staff in partnership decisions.")
+    priority: float = _unit(
+        0.5, "Priority the member's own organisation gives the partnership's work (0 none .. 1 "
+             "top); Zwisler et al. 2024: the work 'not a priority to some concerned'.")
     culture: float = _unit(0.5, "Cultural position; distance between members is conflict-prone.")
     contexts: dict[str, float] = Field(
         default_factory=dict,
@@ -415,15 +419,19 @@ def _show(value: Any, limit: int = 60) -> str:
 # -- entry-point presets (review Table 2 and its "Point of entry" prose) ------------------------
 ENTRY_POINT_PRESETS: dict[str, dict[str, Any]] = {
     # Partnering to avoid a financial or resource shortfall: stretched resources, brisk pace.
-    "funding_pressure": {"pace": 0.6, "threat": 0.2, "members": {"resources": 0.4}},
+    # As for market and innovation entries, the review has initial trust set by the regulatory
+    # environment and the history of collaboration, which the scenario's own values give.
+    "funding_pressure": {"pace": 0.6, "members": {"resources": 0.4}},
     # A natural evolution of existing arrangements: a positive relationship already exists.
     "existing_interdependence": {"history": 0.5, "shared_vision": 0.6, "formalisation": 0.6},
-    # Partnering out of fear of losing position: lower initial trust.
-    "competitive_threat": {"threat": 0.7, "history": -0.1},
+    # Partnering out of fear of losing position: lower initial trust (less than a mandate).
+    "competitive_threat": {"threat": 0.7},
     # Partnering to secure an advantage: a clear shared aim, some ambition.
     "market_opportunity": {"shared_vision": 0.6, "ambition_bias": 0.1},
-    # Mandated partnering (buddying, forced merger): power imbalance and low initial trust.
-    "policy_directive": {"mandated": True, "authenticity": 0.4, "stakeholder_involvement": 0.4},
+    # Mandated partnering (buddying, forced merger): power imbalance, and initial trust lowered
+    # "drastically" (the review), through the mandate itself (power.mandated_imbalance).
+    "policy_directive": {"mandated": True, "authenticity": 0.4, "stakeholder_involvement": 0.4,
+                         "members": {"priority": 0.4}},
     # A goal the organisations cannot reach alone: authentic, visionary, hard problem.
     "innovation": {
         "authenticity": 0.7,
@@ -636,60 +644,3 @@ def _load(source: str | Path | Mapping[str, Any] | Scenario) -> Scenario:
         data = {"name": path.stem, **data}
     return _validate(data, source=str(path))
 
-
-def read_yaml_file(path: Path, what: str) -> Any:
-    """Parse a YAML file safely (duplicate keys rejected); ScenarioError naming file and line."""
-    if path.is_dir():
-        raise ScenarioError(f"{path}: is a directory, not a {what} file")
-    if not path.is_file():
-        raise ScenarioError(f"{path}: no such {what} file")
-    try:
-        return _safe_load_strict(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{path}: cannot read the file ({exc})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ScenarioError(f"{path}: not valid YAML{where}: {problem}") from None
-    except RecursionError:
-        raise ScenarioError(f"{path}: not valid YAML: nested too deeply") from None
-
-
-def _safe_load_strict(text: str) -> Any:
-    """Parse one YAML document with the safe, duplicate-key-rejecting loader."""
-    loader = _StrictLoader(text)
-    try:
-        return loader.get_single_data()
-    finally:
-        loader.dispose()
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """A safe YAML loader that rejects a key repeated in one mapping.
-
-    The plain safe loader silently keeps the last of two ``leadership:`` lines; in a scenario
-    file that is almost always an editing mistake, so it is reported with its line.
-    """
-
-    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
-        """Construct a mapping after checking that no key occurs twice."""
-        if isinstance(node, yaml.MappingNode):
-            seen: dict[Any, int] = {}
-            for key_node, _ in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    continue
-                key = self.construct_object(key_node, deep=False)
-                try:
-                    first = seen.get(key)
-                except TypeError:  # unhashable key: the base class reports it
-                    continue
-                if first is not None:
-                    raise yaml.constructor.ConstructorError(
-                        None,
-                        None,
-                        f"duplicate key {key!r} (first given at line {first})",
-                        key_node.start_mark,
-                    )
-                seen[key] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep=deep)

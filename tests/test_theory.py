@@ -99,12 +99,15 @@ def test_every_table3_row_is_cited(theory: Theory, section: str, rows: int) -> N
 
 
 def test_one_rule_per_table3_configuration(theory: Theory) -> None:
-    # Counted from default.yaml: 43 rules cite Table 3 (all 41 rows, two rows twice:
-    # Synergy row 4 by synergy.communication and communication.strategies, Trust row 1 by
-    # trust.destructive_resolution and faith.destructive_conflict).
+    # Counted from default.yaml: 46 rules cite Table 3 (all 41 rows; five rows twice, each by
+    # two rules that follow two paths of the same configuration: Synergy row 4 by
+    # synergy.communication and communication.strategies, Trust row 1 by
+    # trust.destructive_resolution and faith.destructive_conflict, Task achievement row 5 by
+    # task.workforce_instability and turnover.workforce_instability, row 6 by task.evaluation
+    # and learning.evaluation, row 7 by task.role_clarity and conflict.role_clarity).
     citing = [r.id for r in theory if "Table 3" in r.provenance]
-    assert len(citing) >= 40
-    assert len(citing) == 43
+    assert len(citing) >= 41
+    assert len(citing) == 46
 
 
 def test_prose_only_rules_exist(theory: Theory) -> None:
@@ -117,7 +120,7 @@ def test_prose_only_rules_exist(theory: Theory) -> None:
         "intra.staff_involvement",
         "intra.workforce_churn",
         "conflict.workforce_churn",
-        "faith.achievement_loop",
+        "faith.value_realised",
         "dissolution.faith_collapse",
         "trust.success_loop",
         "trust.failure_loop",

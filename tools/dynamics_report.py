@@ -24,16 +24,19 @@ STEPS = 120
 
 
 def _dissolved(scenario, theory, runs, seed) -> float:
+    """Share of ``runs`` runs of ``scenario`` dissolved by month 120."""
     return float(cmo_sim.simulate(scenario, runs=runs, steps=STEPS, seed=seed,
                                   theory=theory).summary["dissolved"].mean())
 
 
-def measures(runs: int, seed: int) -> list[tuple[str, float, str, bool]]:
-    """``(measure, value, target, met)`` for every measure."""
-    theory = cmo_sim.load_theory()
+def measures(runs: int, seed: int, theory: cmo_sim.Theory | None = None
+             ) -> list[tuple[str, float, str, bool]]:
+    """``(measure, value, target, met)`` for every measure (of the default theory by default)."""
+    theory = cmo_sim.load_theory() if theory is None else theory
     dyad = cmo_sim.load_scenario(ROOT / "scenarios" / "voluntary_alliance.yaml")
     out = []
-    res = cmo_sim.simulate(dyad, runs=runs, steps=STEPS, seed=seed, record="trajectory")
+    res = cmo_sim.simulate(dyad, runs=runs, steps=STEPS, seed=seed, record="trajectory",
+                           theory=theory)
     s, traj = res.summary, res.trajectories
     base = float(s["dissolved"].mean())
     out.append(("ten-year dissolution of the typical dyad", base, "(reference)", True))
@@ -85,7 +88,7 @@ def measures(runs: int, seed: int) -> list[tuple[str, float, str, bool]]:
     best = 0.0
     for path in sorted((ROOT / "scenarios").glob("*.yaml")):
         summary = cmo_sim.simulate(cmo_sim.load_scenario(path), runs=runs // 4, steps=STEPS,
-                                   seed=seed).summary
+                                   seed=seed, theory=theory).summary
         ended = summary[summary["dissolved"]]
         if len(ended):
             best = max(best, float((ended["cause"] == "faith").mean()))

@@ -163,6 +163,11 @@ def _value_per_success(results, steps: int) -> np.ndarray:
     return (s["performance"] / s["successes"].where(s["successes"] > 0)).to_numpy(dtype=float)
 
 
+def _turnover_rate(results, steps: int) -> np.ndarray:
+    s = results.summary
+    return 12.0 * s["turnovers"].to_numpy(dtype=float) / _months_alive(s, steps)
+
+
 def _dissolved_by(cause: str):
     def measure(results, steps: int) -> np.ndarray:
         return (results.summary["cause"] == cause).to_numpy(dtype=float)
@@ -233,6 +238,12 @@ MEASURES: dict[str, Measure] = {
     "intra_early": Measure(
         "intra_early", f"mean intra-organisational conflict over months 1-{EARLY_MONTHS}",
         _trajectory_mean("intra_conflict"), trajectories=True),
+    "experience": Measure(
+        "experience", f"mean experience of working together over months 1-{EARLY_MONTHS}",
+        _trajectory_mean("experience"), trajectories=True),
+    "turnover_rate": Measure(
+        "turnover_rate", "changes of members' senior leaders or leads per year alive",
+        _turnover_rate),
     "communication": Measure(
         "communication",
         f"mean pairwise communication over months 1-{EARLY_MONTHS} (read from the engine)",
@@ -290,6 +301,9 @@ class Probe:
         return self.setter(background, self.low), self.setter(background, self.high)
 
 
+_TURNOVER_RAISED = (
+    "leadership turnover raised through every member's workforce_stability 0.9 -> 0.1"
+)
 _INTRA_CONFLICT_RAISED = (
     "intra-organisational conflict raised through every member's staff_involvement 0.9 -> 0.1"
 )
@@ -417,10 +431,14 @@ PROBES: dict[str, Probe] = {
     # Faith.
     "faith.stakeholder_involvement": _probe("stakeholder_involvement", 0.1, 0.9, "faith_early"),
     "faith.authenticity": _probe("authenticity", 0.1, 0.9, "performance"),
-    "faith.achievement_loop": _probe(
-        "absent_actors", 0.9, 0.1, "faith_early",
-        text="task success raised through absent_actors 0.9 -> 0.1",
-        via=("faith.trust",)),
+    "faith.value_realised": _probe(
+        "history", -0.5, 0.5, "faith_early",
+        text="synergy raised through history -0.5 -> 0.5", setter=_context("history"),
+        via=("faith.trust",) + _TRUST_PATHS),
+    "faith.priority": _probe("priority", 0.1, 0.9, "faith_early"),
+    "faith.leadership_turnover": _probe(
+        "workforce_stability", 0.9, 0.1, "faith_early",
+        text=_TURNOVER_RAISED, via=("intra.workforce_churn", "faith.intra_conflict")),
     "faith.intra_conflict": _probe(
         "staff_involvement", 0.9, 0.1, "faith_early",
         text=_INTRA_CONFLICT_RAISED,
@@ -431,7 +449,7 @@ PROBES: dict[str, Probe] = {
         via=("faith.trust",)),
     "faith.trust": _probe(
         "history", -0.5, 0.5, "faith_early", text="trust raised through history -0.5 -> 0.5",
-        setter=_context("history"), via=("faith.achievement_loop",) + _TRUST_PATHS),
+        setter=_context("history"), via=("faith.value_realised",) + _TRUST_PATHS),
     # Interpersonal communication.
     "communication.conflicting_cultures": _probe(
         "cultural_distance", 0.0, 0.6, "conflict_rate",
@@ -468,7 +486,8 @@ PROBES: dict[str, Probe] = {
         text="every member's size 0.1x -> 10x", setter=_size_factor,
         via=("complexity.size_trust_requirement",)),
     "complexity.problem_simplicity": _probe("problem_simplicity", 0.1, 0.9, "trust_requirement"),
-    "complexity.regulation": _probe("regulation", 0.1, 0.9, "performance"),
+    "complexity.regulation": _probe(
+        "regulation", 0.1, 0.5, "performance", via=("entry.regulatory_environment",)),
     "complexity.too_many_partners": _probe(
         "n_members", 2, 6, "performance", text="members 2 -> 6", setter=_n_members,
         via=("every pairwise rule (more pairs)",)),
@@ -480,7 +499,7 @@ PROBES: dict[str, Probe] = {
     "intra.inertia_workload": _probe(
         "history", 0.5, -0.5, "faith_early",
         text="inertia raised through history 0.5 -> -0.5 (lower trust, less synergy)",
-        setter=_context("history"), via=("faith.trust", "faith.achievement_loop")),
+        setter=_context("history"), via=("faith.trust", "faith.value_realised")),
     "intra.flexibility": _probe(
         "flexibility", 0.1, 0.9, "faith_early", via=("task.flexibility", "conflict.flexibility")),
     # Point of entry.
@@ -513,6 +532,41 @@ PROBES: dict[str, Probe] = {
         setup=((_context("authenticity"), 0.1), (_context("stakeholder_involvement"), 0.1)),
         via=("power.mandated_imbalance", "leadership.combative_mandated",
              "leadership.combative_voluntary")),
+    # Learning to work together, leadership turnover and the review's other paths.
+    "inertia.alignment_time": _probe(
+        "evaluation", 0.1, 0.9, "synergy",
+        text="experience raised through evaluation 0.1 -> 0.9", setter=_context("evaluation"),
+        via=("learning.evaluation", "task.evaluation")),
+    "learning.communication": _probe(
+        "communication", 0.1, 0.9, "experience",
+        text="communication raised through the communication context 0.1 -> 0.9",
+        setter=_context("communication")),
+    "learning.evaluation": _probe("evaluation", 0.1, 0.9, "experience"),
+    "learning.proximity": _probe("proximity", 0.1, 0.9, "experience",
+                                 via=("communication.proximity", "learning.communication")),
+    "learning.leadership_turnover": _probe(
+        "workforce_stability", 0.9, 0.1, "experience", text=_TURNOVER_RAISED),
+    "learning.successful_history": _probe("history", 0.0, 0.8, "experience"),
+    "turnover.workforce_instability": _probe("workforce_stability", 0.1, 0.9, "turnover_rate"),
+    "trust.leadership_turnover": _probe(
+        "workforce_stability", 0.9, 0.1, "trust_early", text=_TURNOVER_RAISED,
+        via=("conflict.workforce_churn",)),
+    "task.authentic_effort": _probe("authenticity", 0.1, 0.9, "performance",
+                                    via=("faith.authenticity",)),
+    "vision.stakeholder_involvement": _probe("stakeholder_involvement", 0.1, 0.9, "vision"),
+    "conflict.role_clarity": _probe("role_clarity", 0.1, 0.9, "trust_early",
+                                    via=("task.role_clarity",)),
+    "communication.information_exchange": _probe(
+        "information_exchange", 0.1, 0.9, "communication",
+        via=("conflict.information_exchange",)),
+    "trust.formal_scaffold": _probe(
+        "formalisation", 0.1, 0.9, "trust_early",
+        text="formalisation 0.1 -> 0.9 where trust starts low (history -0.5)",
+        setup=((_context("history"), -0.5),),
+        via=("trust.legal_agreements", "communication.heavy_process")),
+    "communication.heavy_process": _probe("formalisation", 0.5, 0.9, "communication"),
+    "entry.regulatory_environment": _probe("regulation", 0.1, 0.9, "trust_early",
+                                           via=("complexity.regulation",)),
 }
 
 
@@ -542,6 +596,9 @@ STATE_PROBES: dict[str, tuple[Setter, Any, Any, str]] = {
     "dominance": (_size_ratio, 1.0, 1000.0, "dominance raised through a size asymmetry: "
                   "member 1 1x -> 1000x member 0 (same geometric mean)"),
     "n_members": (_n_members, 2, 6, "members 2 -> 6"),
+    "experience": (_context("evaluation"), 0.1, 0.9,
+                   "experience raised through evaluation 0.1 -> 0.9"),
+    "turnover": (_every_member("workforce_stability"), 0.9, 0.1, _TURNOVER_RAISED),
 }
 #: The measure of each outcome a rule can declare.
 OUTCOME_MEASURES: dict[str, str] = {
@@ -549,6 +606,7 @@ OUTCOME_MEASURES: dict[str, str] = {
     "ambition": "ambition", "conflict": "conflict_rate", "dissolution": "dissolved",
     "shared_vision": "vision", "communication": "communication", "synergy": "synergy",
     "intra_conflict": "intra_early", "trust_requirement": "trust_requirement",
+    "experience": "experience", "turnover": "turnover_rate",
 }
 
 

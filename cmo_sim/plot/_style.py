@@ -46,6 +46,7 @@ OUTCOME_LABELS = {
     "failures": "task failures [count]",
     "dominations": "dominations [count]",
     "exits": "member exits [count]",
+    "turnovers": "leadership changes at members [count]",
 }
 
 

@@ -24,6 +24,7 @@ TRAJECTORY_LABELS = {
     "faith": "faith [0-1]",
     "synergy": "synergy [0-1]",
     "inertia": "inertia [0-1]",
+    "experience": "experience of working together [0-1]",
     "ambition": "agreed ambition [0-1]",
     "performance": "cumulative performance [ambition units]",
     "intra_conflict": "intra-organisational conflict [0-1]",
