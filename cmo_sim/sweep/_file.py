@@ -25,8 +25,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cmo_sim._errors import ScenarioError, closest
+from cmo_sim._yaml import read_yaml_file, show_path
 from cmo_sim.core.runner import Record
-from cmo_sim.scenario import load_scenario, read_yaml_file
+from cmo_sim.scenario import load_scenario
 from cmo_sim.sweep.designs import Sweep
 
 __all__ = ["SweepFile", "load_sweep", "read_sweep_file"]
@@ -87,8 +88,8 @@ def read_sweep_file(path: str | os.PathLike) -> SweepFile:
     ScenarioError
         Naming the file, the field and what is allowed.
     """
-    path = Path(path)
     data = read_yaml_file(path, "sweep")
+    path = Path(path)
     if not isinstance(data, Mapping):
         raise ScenarioError(
             f"{path}: a sweep file is a mapping with at least 'base' and 'vary' "
@@ -109,7 +110,10 @@ def read_sweep_file(path: str | os.PathLike) -> SweepFile:
     base: Any = spec.base
     if isinstance(base, str):
         base_path = Path(base) if Path(base).is_absolute() else path.parent / base
-        base = load_scenario(base_path)
+        try:
+            base = load_scenario(base_path)
+        except ScenarioError as exc:
+            raise ScenarioError(f"{show_path(path)}: base: {exc}") from None
     else:
         try:
             base = load_scenario(base)

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from cmo_sim._errors import TheoryError, closest
+from cmo_sim._yaml import load_yaml_text, read_yaml_file
 from cmo_sim.core.terms import (
     FORMS,
     MODULATORS,
@@ -45,7 +46,6 @@ from cmo_sim.scenario import (
     PARTNERSHIP_FIELDS,
     Member,
     Scenario,
-    _safe_load_strict,
     field_bounds,
 )
 
@@ -636,7 +636,7 @@ def _expand(data: Mapping[str, Any], source: str, depth: int = 0) -> tuple[Any, 
 @cache
 def _default_data() -> dict[str, Any]:
     text = resources.files("cmo_sim.theory").joinpath("default.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    return load_yaml_text(text, "default theory", TheoryError)
 
 
 def _parse(data: Any, source: str) -> Theory:
@@ -854,24 +854,10 @@ def check_theory(path: str | Path | Mapping[str, Any]) -> list[str]:
 
 
 def _load_yaml(path: str | Path) -> tuple[Any, str]:
-    file = Path(path)
-    if not file.is_file():
-        raise TheoryError(f"{file}: no such theory file")
-    try:
-        # The safe loader that refuses a key given twice in one mapping (the plain one keeps
-        # the last, so a rule's second 'weight:' would silently win).
-        data = _safe_load_strict(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TheoryError(f"{file}: cannot read the file ({exc})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        problem = getattr(exc, "problem", None)
-        detail = f": {problem}" if problem else ""
-        raise TheoryError(f"{file}: not valid YAML{where}{detail}") from None
-    except RecursionError:
-        raise TheoryError(f"{file}: not valid YAML: nested too deeply") from None
-    return data, str(file)
+    # The hardened loader (cmo_sim._yaml): plain data only, a key given twice refused (the
+    # plain safe loader keeps the last, so a rule's second 'weight:' would silently win),
+    # limits on size, nesting and aliases, and every path problem as a TheoryError.
+    return read_yaml_file(path, "theory", TheoryError), str(Path(path))
 
 
 def load_theory(path: str | Path | Mapping[str, Any] | None = None) -> Theory:
