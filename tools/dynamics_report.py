@@ -85,15 +85,12 @@ def measures(runs: int, seed: int, theory: cmo_sim.Theory | None = None
     faith_share = float((gone["cause"] == "faith").mean()) if len(gone) else 0.0
     out.append(("faith-origin share of dissolutions, typical dyad", faith_share, ">= 0.15",
                 faith_share >= 0.15))
-    best = 0.0
-    for path in sorted((ROOT / "scenarios").glob("*.yaml")):
-        summary = cmo_sim.simulate(cmo_sim.load_scenario(path), runs=runs // 4, steps=STEPS,
-                                   seed=seed, theory=theory).summary
-        ended = summary[summary["dissolved"]]
-        if len(ended):
-            best = max(best, float((ended["cause"] == "faith").mean()))
-    out.append(("largest faith-origin share of dissolutions among the shipped scenarios", best,
-                ">= 0.5", best >= 0.5))
+    withered = cmo_sim.load_scenario(ROOT / "scenarios" / "inauthentic_low_priority.yaml")
+    ended = cmo_sim.simulate(withered, runs=runs, steps=STEPS, seed=seed, theory=theory).summary
+    ended = ended[ended["dissolved"]]
+    share = float((ended["cause"] == "faith").mean()) if len(ended) else 0.0
+    out.append(("faith-origin share of dissolutions, inauthentic low-priority scenario", share,
+                ">= 0.5", share >= 0.5))
 
     midpoint = cmo_sim.simulate(dyad, runs=runs, steps=STEPS, seed=seed, record="trajectory",
                                 theory=theory.with_baseline(synergy_initial=0.5))

@@ -47,7 +47,8 @@ class Explanation:
     events : pandas.DataFrame
         The event log, one row per event (columns
         :data:`cmo_sim.abm.model.EVENT_COLUMNS`): task outcomes, conflicts and their
-        resolution, domination, exits, dissolution, timeline changes.
+        resolution, changes of a member's leaders (turnover), domination, exits, dissolution,
+        timeline changes.
     story : str
         A short plain-language account of why the run ended as it did.
     summary : dict
@@ -107,7 +108,8 @@ def tell_story(model: PartnershipModel, events: pd.DataFrame, summary: dict[str,
         f"({summary['destructive']} resolved destructively, {summary['constructive']} "
         f"constructively), {_count(summary['successes'], 'task success', 'task successes')} and "
         f"{_count(summary['failures'], 'failure')}, "
-        f"{_count(summary['dominations'], 'month')} with domination"
+        f"{_count(summary['dominations'], 'month')} with domination, "
+        f"{_count(summary['turnovers'], 'change')} of a member's leaders"
     )
     if trust is not None and len(trust) > 1:
         opening += f"; mean trust went from {trust.iloc[0]:.2f} to {trust.iloc[-1]:.2f}"
@@ -181,7 +183,7 @@ def _dissolution(model: PartnershipModel, events: pd.DataFrame, summary: dict[st
 def _account(summary: dict[str, Any]) -> str:
     """The trust account: what each part took from and added to mean trust over the run."""
     parts = (("conflict", "conflicts"), ("task", "the task's outcome"), ("other", "the rest"))
-    lost = ", ".join(f"{what} {-summary[f'trust_lost_{key}']:.2f}" for key, what in parts)
+    lost = ", ".join(f"{what} {abs(summary[f'trust_lost_{key}']):.2f}" for key, what in parts)
     gained = ", ".join(f"{what} {summary[f'trust_gained_{key}']:.2f}" for key, what in parts)
     return (f"Trust account (mean over pairs, summed over months): lost to {lost}; gained "
             f"from {gained}.")

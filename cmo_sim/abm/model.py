@@ -760,6 +760,16 @@ class PartnershipModel(mesa.Model):
             value=view.p_success,
             detail=f"ambition {view.ambition:.2f}, success probability {view.p_success:.2f}",
         )
+        for member in view.active:
+            if view.turnover.get(member.index, 0.0):
+                self._log(
+                    view.t, "turnover", "leaders changed", member=member.index,
+                    members=member.name, rules=self._rules_reading("turnover"),
+                    d_faith=member.next_faith - member.faith,
+                    value=view.experience, detail=(
+                        f"senior leaders or partnership lead changed; experience of working "
+                        f"together {view.experience:.2f} -> {view.next_experience:.2f}"),
+                )
         by_index = {m.index: m for m in view.active}
         failure_rules = [t for t in self.terms["conflict"].month
                          if t.coef != 0.0 and t.input == "task_failure"]

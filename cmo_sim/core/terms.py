@@ -320,7 +320,7 @@ SITES: dict[str, Site] = {s.name: s for s in (
           "Chance that a member's senior leaders or partnership lead change this month; "
           "terms elsewhere read the change as the state input turnover.",
           {"turnover": 1, "faith": -1, "synergy": -1, "dissolution": 1},
-          ("turnover",), inputs=("trust", "faith", "intra_conflict", "synergy", "inertia"),
+          ("turnover",), inputs=("trust", "faith", "intra_conflict", "communication"),
           targets=("all", "lead")),
     _site("learning", "run", "month", "learning_rate",
           "monthly learning before nudging",

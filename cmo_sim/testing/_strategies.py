@@ -398,7 +398,8 @@ _SITE_MAGNITUDE = {
     "conflict": 1.0, "resolution": 0.5, "destructive_buffer": 0.5, "trust_change": 0.05,
     "faith_change": 0.05, "intra_rise": 1.0, "intra_decay": 1.0, "vision_change": 0.05,
     "culture_pull": 0.05, "exit_shock": 1.0, "trust_floor": 0.2, "faith_floor": 0.2,
-    "achievement_value": 0.5, "exit_ease": 0.5,
+    "achievement_value": 0.5, "exit_ease": 0.5, "initial_experience": 0.3, "turnover": 1.0,
+    "learning": 0.05,
 }
 
 
