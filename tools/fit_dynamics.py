@@ -6,9 +6,10 @@ Each candidate is scored on the typical voluntary dyad (``scenarios/voluntary_al
 by a sum of hinge losses, one per target of ``tools/dynamics_report.py`` (zero when every
 target is met with a margin), plus a band on ten-year dissolution of the typical dyad (30-50%,
 inside the 30-70% calibration band of docs/model.md 6.3) and the plausibility of shipped
-scenarios (``MANDATED``, ``SUCCESSES``). The search either samples the whole ``SPACE`` or, given a centre,
-perturbs it by factors in [0.8, 1.25]; the best point is printed as JSON for
-``--apply``-style editing of ``cmo_sim/theory/default.yaml``.
+scenarios (``MANDATED``, ``SUCCESSES``). The search either samples the whole ``SPACE`` or,
+given a centre, perturbs it by factors in [0.8, 1.25]; the best points are printed as JSON
+(rounded to three significant figures, the best point's values are what
+``cmo_sim/theory/default.yaml`` holds).
 
 Usage::
 
