@@ -1,7 +1,7 @@
 """cmo-sim: simulate inter-organisational partnerships from a realist programme theory."""
 
 from cmo_sim._compare import Comparison, compare
-from cmo_sim._errors import ScenarioError, TheoryError
+from cmo_sim._errors import ScenarioError, TheoryError, TooLargeError
 from cmo_sim._explain import explain
 from cmo_sim._simulate import simulate
 from cmo_sim.params import Params, compile_params
@@ -23,6 +23,7 @@ __all__ = [
     "Theory",
     "TheoryError",
     "TimelineEvent",
+    "TooLargeError",
     "check_theory",
     "compare",
     "compile_params",

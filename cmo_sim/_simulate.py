@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from cmo_sim._limits import check_simulate
 from cmo_sim.core.runner import Record, run, validate_record
 from cmo_sim.params import compile_params
 from cmo_sim.results import Results, concat_results, summarise, trajectories_dataset
@@ -74,6 +75,8 @@ def simulate(
     record: Record = "summary",
     chunk_runs: int | None = None,
     progress: bool | None = None,
+    max_memory: int | float | str | None = None,
+    max_time: int | float | str | None = None,
 ) -> Results:
     """Simulate ``runs`` replicates of each scenario for ``steps`` months.
 
@@ -97,10 +100,24 @@ def simulate(
         Runs per chunk (default: sized to a memory budget). Results do not depend on it.
     progress : bool, optional
         Show a progress bar (default: for large work on a terminal).
+    max_memory : int, float or str, optional
+        Refuse the request, before any work, if its estimated memory is larger: bytes or a
+        text such as ``"8GiB"`` (``"inf"``: no limit). Default: the ``CMO_SIM_MAX_MEMORY``
+        environment variable, else 80% of this machine's (or container's) memory.
+    max_time : int, float or str, optional
+        Likewise for the estimated time on one core: seconds or a text such as ``"12h"``.
+        Default: the ``CMO_SIM_MAX_TIME`` environment variable, else 7 days.
 
     Returns
     -------
     Results
+
+    Raises
+    ------
+    ValueError
+        For a bad argument, naming it and what is allowed; a
+        :class:`~cmo_sim.TooLargeError` (a ValueError) for a request over the memory or
+        time limit, giving the estimate, the limit and how to get the result in parts.
     """
     if engine not in ENGINES:
         raise ValueError(f"engine: {engine!r} is not allowed (allowed: {', '.join(ENGINES)})")
@@ -119,8 +136,12 @@ def simulate(
     elif not isinstance(theory, Theory):
         raise ValueError(f"theory: {theory!r} is not a Theory or a path to a theory file")
     scenario_list = as_scenarios(scenarios)
+    width = max(s.n_members for s in scenario_list)
+    chunk = int(chunk_runs or default_chunk_runs(width, steps, every))
+    check_simulate(n_scenarios=len(scenario_list), runs=int(runs), members=width,
+                   steps=int(steps), every=every, chunk=chunk, engine=engine,
+                   max_memory=max_memory, max_time=max_time)
     params = compile_params(scenario_list, replicates=int(runs), seed=seed_int, theory=theory)
-    chunk = int(chunk_runs or default_chunk_runs(params.n_members, steps, every))
     if engine == "abm":
         from cmo_sim.abm import run_abm as runner  # Mesa is imported only here
     else:

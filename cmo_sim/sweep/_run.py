@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from cmo_sim._limits import check_sweep
 from cmo_sim._simulate import default_chunk_runs
 from cmo_sim.core.runner import Record, validate_record
 from cmo_sim.rng import normalise_seed
@@ -97,6 +98,8 @@ def run_sweep(
     record: Record = "summary",
     chunk_runs: int | None = None,
     progress: bool = True,
+    max_memory: int | float | str | None = None,
+    max_time: int | float | str | None = None,
 ) -> SweepResults:
     """Run every design point of a sweep, ``sweep.replicates`` times each.
 
@@ -129,6 +132,14 @@ def run_sweep(
         Results do not depend on it.
     progress : bool
         Show a progress bar with runs done, rate and time left.
+    max_memory : int, float or str, optional
+        Refuse the sweep, before any work, if its estimated memory (results read back,
+        chunks in flight, the design) is larger: bytes or a text such as ``"8GiB"``
+        (``"inf"``: no limit). Default: the ``CMO_SIM_MAX_MEMORY`` environment variable, else
+        80% of this machine's (or container's) memory.
+    max_time : int, float or str, optional
+        Likewise for the estimated time over the executor's workers: seconds or a text such
+        as ``"12h"``. Default: the ``CMO_SIM_MAX_TIME`` environment variable, else 7 days.
 
     Returns
     -------
@@ -138,7 +149,8 @@ def run_sweep(
     Raises
     ------
     ValueError
-        For bad arguments or a mismatched store, before any run starts.
+        For bad arguments or a mismatched store, before any run starts; a
+        :class:`~cmo_sim.TooLargeError` for a sweep over the memory or time limit.
     """
     if not isinstance(sweep, Sweep):
         raise ValueError(f"sweep: {sweep!r} is not a Sweep (build one with cmo_sim.Sweep)")
@@ -150,6 +162,12 @@ def run_sweep(
     if not isinstance(progress, bool):
         raise ValueError(f"progress: {progress!r} is not allowed (True or False)")
     seed_int = normalise_seed(seed)
+    check_sweep(  # before any work: the estimate against the limits
+        n_runs=sweep.n_runs, n_points=sweep.n_points, factors=len(sweep.paths),
+        members=sweep.base.n_members, steps=steps, every=every,
+        chunk=chunk_runs or default_chunk_runs(sweep.base.n_members, steps, every),
+        executor=executor, max_memory=max_memory, max_time=max_time,
+    )
     if theory is None or isinstance(theory, str | os.PathLike):
         theory = load_theory(theory)
     elif not isinstance(theory, Theory):

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from cmo_sim._errors import ScenarioError, closest
+from cmo_sim._limits import check_design
 from cmo_sim.scenario import (
     ENTRY_POINT_PRESETS,
     MEMBER_FIELDS,
@@ -531,6 +532,10 @@ class Sweep:
         self.replicates = _check_int("replicates", replicates, 1)
         self.design_seed = _check_int("design_seed", design_seed, 0)
         if unit is None:
+            # Refused before it is built if its points would not fit in memory (256 levels
+            # of 4 ranges in a grid is 4.3e9 points).
+            check_design(design, self.samples,
+                         [None if f.is_range else len(f.values) for f in self.factors])
             unit = unit_design(self.factors, design, self.samples, self.design_seed)
         self.unit: np.ndarray = np.asarray(unit, dtype=np.float64)
         self.unit.setflags(write=False)
