@@ -47,5 +47,5 @@ def test_the_readme_theory_example_loads_and_runs():
 
 def test_the_dynamics_page_shows_the_current_measures():
     page = ROOT / "docs" / "dynamics.md"
-    assert list(doc_blocks.shown(page)) == [0]
+    assert list(doc_blocks.shown(page)) == [0, 2]
     assert doc_blocks.check(page) == []
