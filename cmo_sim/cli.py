@@ -1,14 +1,23 @@
 """The ``cmo-sim`` command line: a thin layer over the library.
 
-User mistakes (bad files, bad arguments) print one line ``cmo-sim: error: ...`` and exit 1.
+User mistakes (bad files, bad arguments) and system errors (no space left, permission denied)
+print one line ``cmo-sim: error: ...`` and exit 1. Every output path is checked before any
+work, and outputs are written to a temporary file (or folder) beside their target and moved
+into place when complete, so a failure leaves no partial output. Ctrl-C or SIGTERM stops the
+work (a process pool's workers too; a sweep store keeps its finished chunks) and exits with
+130 or 143.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import shutil
+import signal
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -28,6 +37,168 @@ DEFAULT_SCENARIO = {
 
 class UserError(Exception):
     """A mistake the user can fix; printed as one line."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (or SIGHUP) received: unwinds like Ctrl-C, so pools and stores are closed."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+# -- output paths: checked before the work, written whole or not at all ---------------------------
+#: Figure formats the commands write.
+FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+def _missing_parts(path: Path) -> tuple[Path, list[Path]]:
+    """The nearest existing ancestor of ``path`` and the folders below it still to create."""
+    missing = []
+    current = path
+    while not os.path.lexists(current):
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    return current, missing[::-1]
+
+
+def _check_folder_for(path: Path, option: str) -> None:
+    """UserError unless ``path`` (a file or folder to write) can be created where it is."""
+    limit = 255
+    for part in path.parts:
+        if len(os.fsencode(part)) > limit:
+            raise UserError(f"{option}: {path}: a name in the path is longer than {limit} bytes")
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOENT, errno.ENOTDIR):  # too long, permission denied, ...
+            raise UserError(f"{option}: {path}: {_reason(exc)}") from None
+    except ValueError:  # an embedded NUL character
+        raise UserError(f"{option}: {path!r} is not a valid path") from None
+    existing, _ = _missing_parts(path.parent)
+    if not existing.is_dir():
+        raise UserError(f"{option}: {path}: {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"{option}: {path}: cannot write in {existing} (permission denied)")
+
+
+def _check_output(path: Path, option: str = "--out") -> None:
+    """UserError unless ``path`` can be written as a figure (checked before any work)."""
+    if path.is_dir():
+        raise UserError(f"{option}: {path} is a directory (give a file name such as box.png)")
+    if path.suffix.lower() not in FIGURE_SUFFIXES:
+        raise UserError(f"{option}: {path} does not end in .png, .svg or .pdf")
+    _check_file_output(path, option)
+
+
+def _check_file_output(path: Path, option: str) -> None:
+    """UserError unless ``path`` can be written (or replaced) as a regular file."""
+    if path.is_dir():
+        raise UserError(f"{option}: {path} is a directory (give a file name)")
+    if os.path.lexists(path) and not path.is_file():
+        raise UserError(f"{option}: {path} exists and is not a regular file")
+    _check_folder_for(path, option)
+
+
+def _check_folder_output(path: Path, option: str, contents: dict[str, bool]) -> None:
+    """UserError unless folder ``path`` can be created or written, with ``contents`` in it.
+
+    ``contents`` maps each name to be written in the folder to whether it is a folder.
+    """
+    if os.path.lexists(path) and not path.is_dir():
+        raise UserError(f"{option}: {path} exists and is not a folder")
+    _check_folder_for(path, option)
+    if path.is_dir():
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise UserError(f"{option}: cannot write in {path} (permission denied)")
+        for name, folder in contents.items():
+            target = path / name
+            if os.path.lexists(target) and target.is_dir() != folder:
+                kind = "a folder" if folder else "a file"
+                raise UserError(f"{option}: {target} exists and is not {kind}")
+
+
+def _make_folders(path: Path) -> list[Path]:
+    """Create folder ``path`` and missing parents; the folders created, top first."""
+    _, missing = _missing_parts(path)
+    path.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders a failed write created, deepest first, if they are still empty."""
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _write_file(path: Path, write: Callable[[Path], None]) -> None:
+    """Write a file through a temporary file in its folder, moved into place when complete."""
+    created = _make_folders(path.parent)
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(handle)
+    tmp = Path(name)
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        _remove_empty(created)
+        raise
+
+
+def _write_folder(path: Path, write: Callable[[Path], None]) -> None:
+    """Write the entries of folder ``path`` in a temporary folder inside it, then move each.
+
+    An entry that exists already is replaced only once the new one is complete.
+    """
+    created = _make_folders(path)
+    staging = Path(tempfile.mkdtemp(prefix=".cmo-sim-partial.", dir=path))
+    try:
+        write(staging)
+        for entry in sorted(p for p in staging.iterdir() if not p.name.startswith(".")):
+            target = path / entry.name
+            if entry.is_dir() and target.is_dir():
+                old = staging / f".old-{entry.name}"
+                os.replace(target, old)
+                try:
+                    os.replace(entry, target)
+                except BaseException:
+                    os.replace(old, target)
+                    raise
+            else:
+                os.replace(entry, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        _remove_empty(created)
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _reason(exc: OSError) -> str:
+    """An OSError as a short reason: ``No space left on device``."""
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+def _os_error_line(exc: OSError) -> str:
+    """One line for an OSError: the file(s) and the reason."""
+    if exc.errno is None or not exc.strerror:
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
+    hint = {errno.ENOSPC: " (free some space, or write elsewhere)",
+            errno.EDQUOT: " (free some space, or write elsewhere)"}.get(exc.errno, "")
+    return (f"{' -> '.join(names)}: " if names else "") + exc.strerror + hint
 
 
 def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
@@ -60,8 +231,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from cmo_sim import load_scenario, simulate
     from cmo_sim.plot import trajectories
 
-    scenarios = [load_scenario(p) for p in args.scenarios] or [load_scenario(DEFAULT_SCENARIO)]
     out = Path(args.out)
+    _check_folder_output(out, "--out", {"results": True, "summary_by_scenario.csv": False,
+                                        "trajectories.png": False})
+    scenarios = [load_scenario(p) for p in args.scenarios] or [load_scenario(DEFAULT_SCENARIO)]
     results = simulate(
         scenarios, runs=args.runs, steps=args.steps, seed=args.seed, theory=args.theory,
         record=args.every, engine=args.engine, progress=not args.quiet,
@@ -70,12 +243,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
     with pd.option_context("display.width", 160, "display.precision", 3):
         print(f"{results.n_runs} runs, {args.steps} months, seed {args.seed}")
         print(table.to_string())
-    out.mkdir(parents=True, exist_ok=True)
-    results.to_parquet(out / "results")
-    table.to_csv(out / "summary_by_scenario.csv")
-    fig = trajectories(results, ("trust", "faith", "synergy"))
-    fig.savefig(out / "trajectories.png", dpi=110)
-    plt.close(fig)
+
+    def write(folder: Path) -> None:
+        results.to_parquet(folder / "results")
+        table.to_csv(folder / "summary_by_scenario.csv")
+        fig = trajectories(results, ("trust", "faith", "synergy"))
+        try:
+            fig.savefig(folder / "trajectories.png", dpi=110)
+        finally:
+            plt.close(fig)
+
+    _write_folder(out, write)
     print(f"wrote {out / 'results'} (Parquet), {out / 'summary_by_scenario.csv'}, "
           f"{out / 'trajectories.png'}")
     return 0
@@ -144,6 +322,10 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from cmo_sim.sweep import read_sweep_file, run_sweep
     from cmo_sim.sweep.store import MANIFEST
 
+    store = Path(args.store)
+    if os.path.lexists(store) and not store.is_dir():
+        raise UserError(f"--store: {store} exists and is not a folder (a store is a folder)")
+    _check_folder_for(store, "--store")
     spec = read_sweep_file(args.file)
     sweep = spec.sweep
     steps = args.steps if args.steps is not None else spec.steps
@@ -243,6 +425,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
     from cmo_sim import plot
 
+    _check_output(Path(args.out))
     results = _open_any(args.results)
     kind = args.kind
     if kind in ("regime_map", "sensitivity") and not hasattr(results, "design"):
@@ -270,12 +453,13 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 
 def _save(fig, out: Path, dpi: int) -> int:
-    """Write a figure (creating its folder), close it and say where it went."""
+    """Write a figure whole (creating its folder), close it and say where it went."""
     import matplotlib.pyplot as plt
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=dpi)
-    plt.close(fig)
+    try:
+        _write_file(out, lambda tmp: fig.savefig(tmp, dpi=dpi, format=out.suffix[1:].lower()))
+    finally:
+        plt.close(fig)
     print(f"wrote {out}")
     return 0
 
@@ -288,6 +472,7 @@ def _cmd_theory_graph(args: argparse.Namespace) -> int:
     from cmo_sim import load_theory
     from cmo_sim.plot import theory_graph
 
+    _check_output(Path(args.out))
     theory = load_theory(args.theory)
     if args.without:
         try:
@@ -400,17 +585,11 @@ def _cmd_levers(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_output(path: Path) -> None:
-    """UserError unless ``path`` can be written as a figure (checked before any work)."""
-    if path.exists() and path.is_dir():
-        raise UserError(f"--out: {path} is a directory (give a file name such as box.png)")
-    if path.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise UserError(f"--out: {path} does not end in .png, .svg or .pdf")
-
-
 def _cmd_conformance(args: argparse.Namespace) -> int:
     from cmo_sim.analysis import conformance
 
+    out = Path(args.out)
+    _check_file_output(out, "--out")
     if args.rules:
         from cmo_sim import load_theory
 
@@ -429,9 +608,8 @@ def _cmd_conformance(args: argparse.Namespace) -> int:
         seed=args.seed, rules=args.rules or None, progress=None if args.quiet else progress,
     )
     table = report.table
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(report.to_markdown(), encoding="utf-8")
+    text = report.to_markdown()
+    _write_file(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     print(f"{len(table)} rules: direction {int(table['pass'].sum())} pass, ablation "
           f"{int(table['ablation_pass'].sum())} pass ({report.meta['seconds']:.0f} s)")
     for row in report.failures.to_dict("records"):
@@ -647,11 +825,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = _parser()
     args = parser.parse_args(argv)
+    previous = _catch_termination()
     try:
         return int(args.func(args))
-    except (ScenarioError, TheoryError, UserError, ValueError, FileNotFoundError) as exc:
-        print(f"cmo-sim: error: {exc}", file=sys.stderr)
+    except (ScenarioError, TheoryError, UserError, ValueError) as exc:
+        print(f"cmo-sim: error: {_one_line(str(exc))}", file=sys.stderr)
         return 1
+    except Terminated as exc:
+        print(f"cmo-sim: stopped by {signal.Signals(exc.signum).name}", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("cmo-sim: interrupted", file=sys.stderr)
         return 130
@@ -661,6 +843,56 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except OSError as exc:  # no space left, permission denied, not a directory, ...
+        print(f"cmo-sim: error: {_one_line(_os_error_line(exc))}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("cmo-sim: error: out of memory (ask for fewer runs, or set CMO_SIM_MAX_MEMORY "
+              "lower so that requests this large are refused before they start)",
+              file=sys.stderr)
+        return 1
+    finally:
+        _restore_signals(previous)
+
+
+def _one_line(message: str) -> str:
+    """A message on one line (newlines folded), at most 2,000 characters."""
+    from cmo_sim._errors import MAX_MESSAGE_CHARS, shorten
+
+    return shorten(" ".join(message.split()), MAX_MESSAGE_CHARS, middle=True)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated(signum)
+
+
+def _catch_termination() -> dict[int, object]:
+    """Make SIGTERM and SIGHUP unwind like Ctrl-C (so finally blocks close pools and stores).
+
+    Signals that are ignored (``nohup``) stay ignored; outside the main thread nothing changes.
+    """
+    previous: dict[int, object] = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is None:
+            continue
+        try:
+            current = signal.getsignal(signum)
+            if current is signal.SIG_IGN:
+                continue
+            signal.signal(signum, _terminate)
+        except (ValueError, OSError):  # not the main thread
+            continue
+        previous[signum] = current
+    return previous
+
+
+def _restore_signals(previous: dict[int, object]) -> None:
+    for signum, handler in previous.items():
+        try:
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        except (ValueError, OSError, TypeError):
+            pass
 
 
 if __name__ == "__main__":

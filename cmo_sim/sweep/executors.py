@@ -13,6 +13,9 @@ import dataclasses
 import itertools
 import multiprocessing
 import os
+import signal
+import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -188,19 +191,43 @@ class _Local:
         pass
 
 
+#: Seconds between a pool worker's checks that the process that started it is alive.
+PARENT_CHECK_SECONDS = 0.5
+
+
+def _watch_parent(parent: int) -> None:
+    """Exit the worker once its parent is gone (however it died: SIGKILL included)."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
+
+
+def _init_worker(parent: int) -> None:
+    """Set up a pool worker of cmo-sim's own process pool.
+
+    Ctrl-C reaches every process of the terminal's group: the worker ignores it and leaves the
+    parent to stop the pool (without a traceback from each worker); and it exits by itself
+    if the parent dies, so no worker outlives a killed sweep.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
 class _Futures:
     """Chunks on a ``concurrent.futures`` executor, a bounded number in flight."""
 
     def __init__(self, pool: cf.Executor, workers: int, owned: bool) -> None:
         self.pool, self.workers, self.owned = pool, workers, owned
+        self._unfinished = False  # a map was left part-way (an error or an interruption)
 
     def map(self, tasks: Iterable[ChunkTask]) -> Iterator[ChunkOutput]:
         pending: set[cf.Future] = set()
         queue = iter(tasks)
         window = 2 * self.workers
+        self._unfinished = True
         try:
             for task in queue:
-                pending.add(self.pool.submit(run_chunk, task))
+                pending.add(self._submit(task))
                 if len(pending) >= window:
                     done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
                     for future in done:
@@ -209,13 +236,33 @@ class _Futures:
                 done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
                 for future in done:
                     yield future.result()
+            self._unfinished = False
         finally:
             for future in pending:
                 future.cancel()
 
+    def _submit(self, task: ChunkTask) -> cf.Future:
+        if not (self.owned and isinstance(self.pool, cf.ProcessPoolExecutor)):
+            return self.pool.submit(run_chunk, task)
+        # A submission may start a worker: it inherits SIGINT ignored, so a Ctrl-C while it is
+        # still importing does not print its traceback (the parent stops the pool).
+        try:
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except ValueError:  # not the main thread
+            return self.pool.submit(run_chunk, task)
+        try:
+            return self.pool.submit(run_chunk, task)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
     def close(self) -> None:
-        if self.owned:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+        """Shut an owned pool down; after an interruption, stop its running chunks at once."""
+        if not self.owned:
+            return
+        if self._unfinished:
+            for process in list((getattr(self.pool, "_processes", None) or {}).values()):
+                process.kill()
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 class _Dask:
@@ -295,7 +342,8 @@ def make_executor(executor: Any) -> Any:
                 )
             workers = int(count) if count else (os.cpu_count() or 1)
             pool = cf.ProcessPoolExecutor(
-                max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+                max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker, initargs=(os.getpid(),),
             )
             return _Futures(pool, workers, owned=True)
         if executor.startswith("dask://"):
