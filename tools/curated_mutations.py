@@ -114,16 +114,23 @@ MUTATIONS = (
         ("tests/test_core.py",), "a leaving member's exit handling read from another run's row",
     ),
     Mutation(
-        "parquet_non_atomic", "cmo_sim/sweep/store.py",
-        "_write_atomic(target, lambda tmp: pq.write_table(table, tmp))",
-        "pq.write_table(table, target)",
-        ("tests/test_sweep.py",), "Parquet chunks written in place (a kill leaves half a chunk)",
+        "chunks_non_atomic", "cmo_sim/sweep/store.py",
+        "tmp = self._temporary(self.chunk_name(index))", "tmp = target",
+        ("tests/test_sweep.py",), "chunks written in place (a kill leaves half a chunk)",
+        also=(("cmo_sim/sweep/store.py", "            _move_into_place(tmp, target)\n", ""),),
     ),
     Mutation(
-        "zarr_non_atomic", "cmo_sim/sweep/store.py",
-        '_atomic_dir(target, write, inner="chunk.zarr")',
-        '_chunk_dataset(output).to_zarr(target, mode="w", consolidated=False)',
-        ("tests/test_sweep.py",), "Zarr chunks written in place (a kill leaves half a chunk)",
+        "chunk_checksums_ignored", "cmo_sim/sweep/store.py",
+        'if digest == record["sha256"]:', "if True:",
+        ("tests/test_store_integrity.py",),
+        "a chunk's SHA-256 never compared (a flipped byte goes unseen)",
+    ),
+    Mutation(
+        "temporaries_of_live_writers_removed", "cmo_sim/sweep/store.py",
+        'if tag == mine or (owner["host"] == _HOST and not _pid_running(int(owner["pid"]))):',
+        "if True:",
+        ("tests/test_store_integrity.py",),
+        "a writer removes every temporary, a running writer's too",
     ),
 )
 

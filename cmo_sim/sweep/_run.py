@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,17 @@ from cmo_sim.sweep.executors import (
     tidy_chunk,
 )
 from cmo_sim.sweep.results import SweepResults
-from cmo_sim.sweep.store import STORE_VERSION, SweepStore, store_format
+from cmo_sim.sweep.store import (
+    DESIGN,
+    STORE_VERSION,
+    StoreIntegrityError,
+    StoreProblem,
+    StoreWarning,
+    SweepStore,
+    Verify,
+    check_verify,
+    store_format,
+)
 from cmo_sim.theory import Theory, load_theory
 
 __all__ = ["open_sweep", "run_sweep"]
@@ -100,6 +111,7 @@ def run_sweep(
     progress: bool = True,
     max_memory: int | float | str | None = None,
     max_time: int | float | str | None = None,
+    verify: Verify = "full",
 ) -> SweepResults:
     """Run every design point of a sweep, ``sweep.replicates`` times each.
 
@@ -121,9 +133,12 @@ def run_sweep(
         ``if __name__ == "__main__":`` guard.
     store : path, optional
         A directory (``.zarr`` for Zarr, otherwise Parquet) to which each finished chunk is
-        written atomically. Running the same sweep again with the same store runs only the
-        missing chunks; a store made by a different sweep, theory, seed, steps, record or chunk
-        size is refused with a ValueError naming what differs.
+        written atomically and recorded (run range, rows, size, SHA-256). Running the same
+        sweep again with the same store runs only the missing chunks, and recomputes any that
+        are damaged, missing, duplicated or foreign (with a :class:`StoreWarning` naming
+        them); a store made by a different sweep, theory, seed, steps, record or chunk size is
+        refused with a ValueError naming what differs. The run holds the store's lock: a
+        second writer is refused with :class:`StoreLockedError`.
     record : "summary", "trajectory" or int k
         Per-run summaries only, or also trajectories every month or every k months (these need
         a Zarr store when a store is used).
@@ -140,6 +155,10 @@ def run_sweep(
     max_time : int, float or str, optional
         Likewise for the estimated time over the executor's workers: seconds or a text such
         as ``"12h"``. Default: the ``CMO_SIM_MAX_TIME`` environment variable, else 7 days.
+    verify : "full" or "quick"
+        How a resumed store's chunks are checked before the run: ``"full"`` compares each
+        chunk's SHA-256 with its record (any changed byte is found), ``"quick"`` only its size
+        and run range. The results read back are checked for identity and runs either way.
 
     Returns
     -------
@@ -148,6 +167,8 @@ def run_sweep(
 
     Raises
     ------
+    StoreLockedError
+        If another process is writing the store (a ValueError).
     ValueError
         For bad arguments or a mismatched store, before any run starts; a
         :class:`~cmo_sim.TooLargeError` for a sweep over the memory or time limit.
@@ -161,6 +182,7 @@ def run_sweep(
         chunk_runs = _check_int("chunk_runs", chunk_runs, 1)
     if not isinstance(progress, bool):
         raise ValueError(f"progress: {progress!r} is not allowed (True or False)")
+    verify = check_verify(verify)
     seed_int = normalise_seed(seed)
     check_sweep(  # before any work: the estimate against the limits
         n_runs=sweep.n_runs, n_points=sweep.n_points, factors=len(sweep.paths),
@@ -176,99 +198,173 @@ def run_sweep(
     label = executor if isinstance(executor, str) else type(executor).__name__
     runner = make_executor(executor)
     bar = None
+    target = None
     try:
-        chunk = chunk_runs or _default_chunk(sweep, steps, every, runner.workers)
-        manifest = {
-            "cmo_sim_sweep_store": STORE_VERSION,
-            "format": store_format(store) if store is not None else None,
-            "sweep": sweep.spec(),
-            "design_hash": sweep.design_hash(),
-            "n_points": sweep.n_points,
-            "n_runs": sweep.n_runs,
+        try:
+            chunk = chunk_runs or _default_chunk(sweep, steps, every, runner.workers)
+            manifest = {
+                "cmo_sim_sweep_store": STORE_VERSION,
+                "format": store_format(store) if store is not None else None,
+                "sweep": sweep.spec(),
+                "design_hash": sweep.design_hash(),
+                "n_points": sweep.n_points,
+                "n_runs": sweep.n_runs,
+                "steps": steps,
+                "seed": seed_int,
+                "theory": theory.record(),
+                "record": record,
+                "chunk_runs": chunk,
+                "n_chunks": math.ceil(sweep.n_runs / chunk),
+            }
+            done: list[int] = []
+            if store is not None:
+                target = SweepStore.prepare(
+                    store, manifest, sweep.unit, chunk_runs_given=chunk_runs is not None
+                )
+                manifest, chunk = target.manifest, target.chunk_runs
+                done = target.resume(verify)
+            n_chunks = int(manifest["n_chunks"])
+            todo = sorted(set(range(n_chunks)) - set(done))
+            done_runs = sum(min(chunk, sweep.n_runs - i * chunk) for i in done)
+            bar = _progress(sweep.n_runs, done_runs, progress, sweep.name)
+            outputs: dict[int, ChunkOutput] = {}
+            tasks = _tasks(sweep, todo, chunk, steps, seed_int, theory, record)
+            for output in runner.map(tasks):
+                if target is not None:
+                    target.write(output, design=sweep.values)
+                else:
+                    outputs[output.index] = output
+                if bar is not None:
+                    bar.update(len(output.summary))
+        finally:
+            if bar is not None:
+                bar.close()
+            runner.close()
+        meta = {
             "steps": steps,
             "seed": seed_int,
-            "theory": theory.record(),
+            "theory": theory.name,
+            "theory_hash": manifest["theory"]["hash"],
+            "theory_changes": theory.changes(),
             "record": record,
             "chunk_runs": chunk,
-            "n_chunks": math.ceil(sweep.n_runs / chunk),
+            "n_chunks": n_chunks,
+            "chunks_run": len(todo),
+            "executor": label,
+            "store": str(Path(store).resolve()) if store is not None else None,
         }
-        target = None
-        done: list[int] = []
-        if store is not None:
-            target = SweepStore.prepare(
-                store, manifest, sweep.unit, chunk_runs_given=chunk_runs is not None
-            )
-            manifest, chunk = target.manifest, target.chunk_runs
-            done = target.finished()
-        n_chunks = int(manifest["n_chunks"])
-        todo = sorted(set(range(n_chunks)) - set(done))
-        done_runs = sum(min(chunk, sweep.n_runs - i * chunk) for i in done)
-        bar = _progress(sweep.n_runs, done_runs, progress, sweep.name)
-        outputs: dict[int, ChunkOutput] = {}
-        tasks = _tasks(sweep, todo, chunk, steps, seed_int, theory, record)
-        for output in runner.map(tasks):
-            if target is not None:
-                target.write(output, design=sweep.values)
-            else:
-                outputs[output.index] = output
-            if bar is not None:
-                bar.update(len(output.summary))
+        if target is not None:
+            if len(target.finished()) == n_chunks and not target.consolidated:
+                target.consolidate(sweep.values)
+            # Chunks were checked by resume (at the level asked) or just written: read back
+            # with the checks every read makes (identity, index, runs), not checksums again.
+            return _read_store(target, sweep, meta, range(n_chunks), checksum=False)
     finally:
-        if bar is not None:
-            bar.close()
-        runner.close()
-    meta = {
-        "steps": steps,
-        "seed": seed_int,
-        "theory": theory.name,
-        "theory_hash": manifest["theory"]["hash"],
-        "theory_changes": theory.changes(),
-        "record": record,
-        "chunk_runs": chunk,
-        "n_chunks": n_chunks,
-        "chunks_run": len(todo),
-        "executor": label,
-        "store": str(Path(store).resolve()) if store is not None else None,
-    }
-    if target is not None:
-        if len(target.finished()) == n_chunks and not target.consolidated:
-            target.consolidate(sweep.values)
-        return _read_store(target, sweep, meta)
+        if target is not None:
+            target.release()
     parts = [(outputs[i].summary, outputs[i].trajectories) for i in range(n_chunks)]
     return _assemble(sweep, parts, meta)
 
 
-def _read_store(store: SweepStore, sweep: Sweep, meta: dict[str, Any]) -> SweepResults:
-    parts = [store.read(i) for i in store.finished()]
+def _read_store(store: SweepStore, sweep: Sweep, meta: dict[str, Any], indices,
+                *, checksum: bool) -> SweepResults:
+    """The chunks ``indices`` of a store, each checked; StoreIntegrityError naming any bad."""
+    parts, problems = [], []
+    for index in indices:
+        result = store.load(index, checksum=checksum)
+        if isinstance(result, StoreProblem):
+            problems.append(result)
+        else:
+            parts.append(result)
+    if problems:
+        raise StoreIntegrityError(store.path, problems)
     return _assemble(sweep, parts, meta)
 
 
-def open_sweep(path: str | os.PathLike, *, allow_partial: bool = False) -> SweepResults:
-    """Reopen the results of a sweep store written by :func:`run_sweep`.
+def open_sweep(
+    path: str | os.PathLike, *, allow_partial: bool = False, verify: Verify = "full",
+) -> SweepResults:
+    """Reopen the results of a sweep store written by :func:`run_sweep`, checked.
 
     Parameters
     ----------
     path : path
         The store directory.
     allow_partial : bool
-        Return the finished chunks of an unfinished sweep instead of raising.
+        Return the finished chunks of an unfinished sweep instead of raising; chunks recorded
+        as finished whose files are gone (or present but unrecorded) are then left out with a
+        :class:`StoreWarning` naming them. Any other damage still raises.
+    verify : "full" or "quick"
+        Always checked: the manifest (identity, chunk count, each chunk's record), that every
+        recorded chunk exists with its recorded size, that no chunk file is unrecorded or
+        foreign to the store, and that each chunk read is this store's chunk holding exactly
+        its runs. ``"full"`` (the default) also compares the SHA-256 of each chunk, and of
+        each file of a Zarr store's root group, with the manifest: any changed byte is found.
+        ``"quick"`` skips the checksums.
 
     Raises
     ------
     FileNotFoundError
         If ``path`` holds no sweep store.
+    StoreIntegrityError
+        If the store is damaged: the message and ``.problems`` name each damaged, missing,
+        duplicated, foreign or unrecorded chunk file (a ValueError; running the same sweep
+        on the store repairs it).
     ValueError
         If chunks are missing (and ``allow_partial`` is false).
     """
+    if not isinstance(allow_partial, bool):
+        raise ValueError(f"allow_partial: {allow_partial!r} is not allowed (True or False)")
+    verify = check_verify(verify)
     store = SweepStore.open(path)
     manifest = store.manifest
-    sweep = Sweep.from_spec(manifest["sweep"], unit=store.unit())
-    if sweep.design_hash() != manifest["design_hash"]:
-        raise ValueError(f"{path}: design.npy does not match the manifest (the store is damaged)")
-    finished = store.finished()
-    if len(finished) < store.n_chunks and not allow_partial:
+    try:
+        sweep = Sweep.from_spec(manifest["sweep"], unit=store.unit())
+    except Exception as exc:  # noqa: BLE001 - a damaged design or spec fails in many ways
+        raise StoreIntegrityError(path, [StoreProblem(
+            DESIGN, "design", f"cannot rebuild the sweep from it and the manifest "
+            f"({type(exc).__name__}: {str(exc)[:120]})")]) from None
+    problems = []
+    if sweep.design_hash() != manifest.get("design_hash"):
+        problems.append(StoreProblem(DESIGN, "design", "does not match the manifest's design "
+                                     "hash"))
+    problems.extend(store.layout_problems(sweep.n_runs))
+    if problems:
+        raise StoreIntegrityError(path, problems)
+    legacy = manifest.get("cmo_sim_sweep_store") == 1
+    if legacy:
+        warnings.warn(
+            f"store {path}: written by a cmo-sim that kept no chunk records (store version "
+            "1): each chunk's runs are checked, its content is not; run the same sweep on it "
+            "to record checksums", StoreWarning, stacklevel=2)
+    found = store.inspect("quick", sizes=False)  # load checks sizes from what it reads
+    parts, read_problems = [], []
+    for index in found.finished:
+        result = store.load(index, checksum=verify == "full" and not legacy)
+        if isinstance(result, StoreProblem):
+            read_problems.append(result)
+        else:
+            parts.append(result)
+    read_problems.extend(store.root_problems(verify))
+    absent = [p for p in found.problems if p.kind in ("missing", "unrecorded")]
+    damaged = [p for p in found.problems if p.kind not in ("missing", "unrecorded")]
+    damaged += read_problems
+    n_chunks = store.n_chunks
+    if damaged or (absent and not allow_partial):
+        advice = None
+        if absent or found.pending:
+            advice = (
+                f"the sweep is unfinished ({n_chunks - len(absent) - len(found.pending)} of "
+                f"{n_chunks} chunks): run the same sweep again on this store to recompute "
+                "the others" + ("" if damaged else ", or pass allow_partial=True"))
+        raise StoreIntegrityError(path, damaged + absent, advice)
+    if absent:
+        warnings.warn(
+            f"store {path}: reading the intact chunks only; left out: "
+            + "; ".join(str(p) for p in absent), StoreWarning, stacklevel=2)
+    if found.pending and not allow_partial:
         raise ValueError(
-            f"{path}: the sweep is unfinished ({len(finished)} of {store.n_chunks} chunks); "
+            f"{path}: the sweep is unfinished ({len(found.finished)} of {n_chunks} chunks); "
             "resume it with run_sweep(..., store=...) or pass allow_partial=True"
         )
     meta = {
@@ -279,8 +375,9 @@ def open_sweep(path: str | os.PathLike, *, allow_partial: bool = False) -> Sweep
         "theory_changes": manifest["theory"].get("changes"),
         "record": manifest["record"],
         "chunk_runs": store.chunk_runs,
-        "n_chunks": store.n_chunks,
-        "chunks_finished": len(finished),
+        "n_chunks": n_chunks,
+        "chunks_finished": len(parts),
+        "verified": verify,
         "store": str(Path(path).resolve()),
     }
-    return _read_store(store, sweep, meta)
+    return _assemble(sweep, parts, meta)
