@@ -7,7 +7,15 @@ from cmo_sim._simulate import simulate
 from cmo_sim.params import Params, compile_params
 from cmo_sim.results import Results, open_results
 from cmo_sim.scenario import Member, Scenario, TimelineEvent, load_scenario
-from cmo_sim.sweep import Sweep, SweepResults, open_sweep, run_sweep
+from cmo_sim.sweep import (
+    StoreIntegrityError,
+    StoreLockedError,
+    StoreWarning,
+    Sweep,
+    SweepResults,
+    open_sweep,
+    run_sweep,
+)
 from cmo_sim.theory import Rule, Theory, check_theory, load_theory
 
 __all__ = [
@@ -18,6 +26,9 @@ __all__ = [
     "Rule",
     "Scenario",
     "ScenarioError",
+    "StoreIntegrityError",
+    "StoreLockedError",
+    "StoreWarning",
     "Sweep",
     "SweepResults",
     "Theory",

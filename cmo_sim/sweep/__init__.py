@@ -12,10 +12,14 @@ from cmo_sim.sweep._file import SweepFile, load_sweep, read_sweep_file
 from cmo_sim.sweep._run import open_sweep, run_sweep
 from cmo_sim.sweep.designs import DESIGNS, Factor, Sweep, scale, unit_design
 from cmo_sim.sweep.results import SweepResults
+from cmo_sim.sweep.store import StoreIntegrityError, StoreLockedError, StoreWarning
 
 __all__ = [
     "DESIGNS",
     "Factor",
+    "StoreIntegrityError",
+    "StoreLockedError",
+    "StoreWarning",
     "Sweep",
     "SweepFile",
     "SweepResults",
