@@ -7,6 +7,7 @@ another way to get the result, raised within a second and with little memory.
 from __future__ import annotations
 
 import math
+import sys
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -256,3 +257,14 @@ def test_the_cli_refuses_a_huge_sweep_file(tmp_path: Path,
 def test_the_refusal_is_a_value_error_the_api_names() -> None:
     assert cmo_sim.TooLargeError is TooLargeError
     assert "TooLargeError" in cmo_sim.__all__
+
+
+def test_the_limits_page_runs_and_shows_what_its_blocks_print() -> None:
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import doc_blocks
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    page = ROOT / "docs" / "limits.md"
+    assert sorted(doc_blocks.shown(page)) == [0, 2, 4]
+    assert doc_blocks.check(page) == []
