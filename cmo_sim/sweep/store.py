@@ -573,6 +573,7 @@ class SweepStore:
         self.manifest = manifest
         self._lock: _WriterLock | None = None
         self._notes: list[StoreProblem] = []
+        self._lines: dict[str, tuple[Any, str]] = {}
 
     # -- opening ----------------------------------------------------------------------------------
     @classmethod
@@ -771,8 +772,29 @@ class SweepStore:
             _remove(tmp)
 
     def _save_manifest(self) -> None:
-        text = json.dumps(self.manifest, indent=1)
+        text = self._manifest_text()
         self._write_file(MANIFEST, lambda tmp: tmp.write_text(text))
+
+    def _manifest_text(self) -> str:
+        """The manifest as JSON: its fields indented, then one line per chunk record.
+
+        Each record's line is kept once made (records are not changed once saved), so a
+        commit costs a join and a write, not a serialisation of every record.
+        """
+        head = json.dumps({k: v for k, v in self.manifest.items() if k != "chunks"}, indent=1)
+        records = self.manifest.get("chunks")
+        if not isinstance(records, dict):
+            return head
+        lines = []
+        for name, record in records.items():
+            cached = self._lines.get(name)
+            if cached is None or cached[0] is not record:
+                cached = (record, f"  {json.dumps(name)}: {json.dumps(record)}")
+                self._lines[name] = cached
+            lines.append(cached[1])
+        body = ",\n".join(lines)
+        return f'{head[:-2]},\n "chunks": {{\n{body}\n }}\n}}' if lines else (
+            f'{head[:-2]},\n "chunks": {{}}\n}}')
 
     def _clean_temporary(self) -> None:
         """Remove this writer's temporaries and those of dead writers on this host.
