@@ -283,14 +283,20 @@ def _cmd_theory_show(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Most problems ``cmo-sim theory check`` lists for one file (then how many more there are).
+MAX_PROBLEMS_SHOWN = 50
+
+
 def _cmd_theory_check(args: argparse.Namespace) -> int:
     from cmo_sim.theory import check_theory, load_theory
 
     failed = 0
     for path in args.files:
         problems = check_theory(path)
-        for problem in problems:
-            print(f"FAIL {problem}")
+        for problem in problems[:MAX_PROBLEMS_SHOWN]:
+            print(f"FAIL {_one_line(problem)}")
+        if len(problems) > MAX_PROBLEMS_SHOWN:
+            print(f"FAIL {path}: ... and {len(problems) - MAX_PROBLEMS_SHOWN:,} more problems")
         if problems:
             failed += 1
         else:
@@ -307,7 +313,7 @@ def _cmd_scenario_check(args: argparse.Namespace) -> int:
         try:
             scenario = load_scenario(path)
         except ScenarioError as exc:
-            print(f"FAIL {exc}")
+            print(f"FAIL {_one_line(str(exc))}")
             failed += 1
         else:
             print(f"ok   {path}: {scenario.name} ({scenario.n_members} members"

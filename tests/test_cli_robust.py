@@ -328,3 +328,22 @@ def test_ctrl_c_stops_the_pool_quietly_and_the_store_resumes(tmp_path: Path) -> 
 def test_workers_exit_by_themselves_when_the_parent_is_killed(tmp_path: Path) -> None:
     child, _, _ = _start_sweep(tmp_path)
     _stopped_with_its_workers(child, child.kill, -signal.SIGKILL)
+
+
+def test_theory_check_keeps_each_problem_to_one_short_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from cmo_sim._errors import MAX_MESSAGE_CHARS
+
+    big = "[" + ", ".join(["12345678"] * 8000) + "]"
+    long = tmp_path / "long.yaml"
+    long.write_text(f"name: {big}\nextends: default\n", encoding="utf-8")
+    many = tmp_path / "many.yaml"
+    many.write_text("name: many\nextends: default\nrules:\n" + "".join(
+        f"  - {{id: r{k}, weight: -1}}\n" for k in range(80)), encoding="utf-8")
+    assert main(["theory", "check", str(long), str(many)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"FAIL {long}: 'name' must be text")
+    assert len(lines[0]) <= MAX_MESSAGE_CHARS + 5
+    assert len(lines) == 1 + 50 + 1 and all(line.startswith(f"FAIL {many}: ")
+                                            for line in lines[1:])
+    assert lines[-1].endswith(" more problems")
