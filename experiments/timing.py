@@ -5,16 +5,21 @@ whom and in what circumstances, but are less useful for establishing *when* a co
 impact; that needs a framework that represents time. A simulation does: the same change of
 context can be scheduled at any month and its consequences compared.
 
-How: two partnerships that start without the intervention, each given it at month 0, 3, 6, 12,
-24, 36 or 60 (a timeline event), or never, with common random numbers across all timings:
+How: three partnerships that start without the intervention, each given it at month 0, 3, 6,
+12, 24, 36 or 60 (a timeline event), or never, with common random numbers across all timings:
 
 - *legal agreement*: the typical dyad with weak formal agreements (formalisation 0.2) signs
-  strong ones (0.9);
+  agreements of typical strength (0.5);
+- *heavy formal process*: the same dyad signs strong, process-heavy agreements (0.9), which
+  also act through ``communication.heavy_process`` (formalisation above 0.5 takes from
+  communication);
 - *leadership change*: the typical dyad under combative leadership (0.2) gets a collaborative,
   inclusive leader (0.9).
 
 Reported per intervention and month: share dissolved within the horizon, mean performance, and
-the difference from never intervening.
+the difference from never intervening. The two formal agreements are also run with
+``trust.formal_scaffold`` and then ``communication.heavy_process`` removed, to see through which
+rule an agreement acts after month 0.
 
 Usage: python experiments/timing.py [--runs 1000] [--steps 120] [--out DIR]
 """
@@ -26,17 +31,23 @@ import sys
 import pandas as pd
 from _common import PALETTE, Experiment, plt, share_ci, typical
 
+import cmo_sim
+
 MONTHS = (0, 3, 6, 12, 24, 36, 60)
+#: Rules removed in turn to see through which one formal agreements act after month 0.
+ABLATED = ("trust.formal_scaffold", "communication.heavy_process")
 INTERVENTIONS = {
-    "legal agreement": ("formalisation", 0.2, 0.9),
+    "legal agreement": ("formalisation", 0.2, 0.5),
+    "heavy formal process": ("formalisation", 0.2, 0.9),
     "leadership change": ("leadership", 0.2, 0.9),
 }
 
 
-def main(argv=None) -> dict:
-    exp = Experiment("timing", __doc__, argv)
+def schedule(exp: Experiment, labels) -> tuple[list, list]:
+    """Scenarios (and their ``(intervention, month)`` keys) for the given interventions."""
     scenarios, keys = [], []
-    for label, (context, before, after) in INTERVENTIONS.items():
+    for label in labels:
+        context, before, after = INTERVENTIONS[label]
         base = typical(**{context: before})
         scenarios.append(base.with_values({"name": f"{label}: never"}))
         keys.append((label, "never"))
@@ -48,6 +59,19 @@ def main(argv=None) -> dict:
             timed["timeline"] = [{"step": month, "changes": {context: after}}]
             scenarios.append(timed)
             keys.append((label, month))
+    return scenarios, keys
+
+
+def dissolved_by_key(summary: pd.DataFrame, keys) -> dict:
+    """Share dissolved per ``(intervention, month)`` key (scenario names as ``schedule``)."""
+    rate = summary.groupby("scenario", sort=False)["dissolved"].mean()
+    return {key: float(rate[f"{key[0]}: {'never' if key[1] == 'never' else f'month {key[1]}'}"])
+            for key in keys}
+
+
+def main(argv=None) -> dict:
+    exp = Experiment("timing", __doc__, argv)
+    scenarios, keys = schedule(exp, INTERVENTIONS)
     res = exp.simulate(scenarios)
     s = res.summary
     rows = []
@@ -66,7 +90,23 @@ def main(argv=None) -> dict:
               "vs never: difference from the same partnership never given the intervention "
               "(common random numbers, so the differences are paired).")
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    # The rules through which formal agreements act after month 0, each removed in turn.
+    formal = [label for label in INTERVENTIONS if INTERVENTIONS[label][0] == "formalisation"]
+    formal_scenarios, formal_keys = schedule(exp, formal)
+    theory = cmo_sim.load_theory()
+    columns = {"default theory": dissolved_by_key(s, formal_keys)}
+    for rule in ABLATED:
+        ablated = exp.simulate(formal_scenarios, theory=theory.without(rule)).summary
+        columns[f"without {rule}"] = dissolved_by_key(ablated, formal_keys)
+    rules = pd.DataFrame(columns)
+    rules.index = pd.MultiIndex.from_tuples(rules.index, names=["intervention", "month"])
+    exp.table("Formal agreements: the rules responsible", rules,
+              "Share dissolved within the horizon under the default theory and with one rule "
+              "removed (common random numbers throughout). trust.legal_agreements sets initial "
+              "trust; trust.formal_scaffold moves a pair's trust while it is below 0.5; "
+              "communication.heavy_process takes from communication above formalisation 0.5.")
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.9))
     for k, label in enumerate(INTERVENTIONS):
         part = table.xs(label).drop(index="never")
         never = table.loc[(label, "never")]
@@ -85,7 +125,7 @@ def main(argv=None) -> dict:
     fig.tight_layout()
     exp.figure(fig, "timing.png", main=True)
     exp.finish()
-    return {"table": table, "out": exp.out}
+    return {"table": table, "rules": rules, "summary": s, "out": exp.out}
 
 
 if __name__ == "__main__":
