@@ -425,7 +425,7 @@ ENTRY_POINT_PRESETS: dict[str, dict[str, Any]] = {
     # A natural evolution of existing arrangements: a positive relationship already exists.
     "existing_interdependence": {"history": 0.5, "shared_vision": 0.6, "formalisation": 0.6},
     # Partnering out of fear of losing position: lower initial trust (less than a mandate).
-    "competitive_threat": {"threat": 0.7},
+    "competitive_threat": {"threat": 0.5},
     # Partnering to secure an advantage: a clear shared aim, some ambition.
     "market_opportunity": {"shared_vision": 0.6, "ambition_bias": 0.1},
     # Mandated partnering (buddying, forced merger): power imbalance, and initial trust lowered

@@ -4,7 +4,7 @@
 
 Three dyads, each guarding one exit threshold; then each guarded threshold scaled by 0.85 and
 1.15 in its own dyad. Months count from 0; a year's hazard is the share of the runs still in
-place at the start of the year that dissolve during it.
+place at the start of the year that dissolve during it ("—" when none is left).
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ def scenario(name: str) -> cmo_sim.Scenario:
 def timing(name: str, runs: int, seed: int, theory=None) -> tuple[float, float, float, list]:
     """Share dissolved, mean dissolution month, its SE, and ``(hazard, at risk)`` by year.
 
-    Years 1-5; ``tests/test_calibration.py`` checks the docs with this function too.
+    Years 1-5 (a hazard is NaN once no run is left at risk); ``tests/test_calibration.py``
+    checks the docs with this function too.
     """
     s = cmo_sim.simulate(scenario(name), runs=runs, seed=seed, theory=theory).summary
     dissolved, month = s["dissolved"].to_numpy(), s["dissolved_at"].to_numpy()
@@ -46,7 +47,7 @@ def timing(name: str, runs: int, seed: int, theory=None) -> tuple[float, float, 
     at_risk, hazards = runs, []
     for y in range(5):
         ended = int((year == y).sum())
-        hazards.append((ended / at_risk, at_risk))
+        hazards.append((ended / at_risk if at_risk else float("nan"), at_risk))
         at_risk -= ended
     ended_months = month[dissolved]
     return (float(dissolved.mean()), float(ended_months.mean()),
@@ -64,7 +65,7 @@ def main() -> None:
     for name in SCENARIOS:
         share, mean, se, hazards = timing(name, args.runs, args.seed)
         print(f"| {name} | {share:.4f} | {mean:.2f} ({se:.2f}) | "
-              + " | ".join(f"{h:.4f}" for h, _ in hazards) + " |")
+              + " | ".join("—" if np.isnan(h) else f"{h:.4f}" for h, _ in hazards) + " |")
     theory = cmo_sim.load_theory()
     print("\n| dyad | threshold x factor | dissolved | mean month |")
     print("|---|---|---|---|")

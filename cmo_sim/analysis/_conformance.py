@@ -304,6 +304,9 @@ class Probe:
 _TURNOVER_RAISED = (
     "leadership turnover raised through every member's workforce_stability 0.9 -> 0.1"
 )
+#: Rules through which workforce stability also acts, by way of leadership turnover.
+_TURNOVER_PATHS = ("turnover.workforce_instability", "trust.leadership_turnover",
+                   "faith.leadership_turnover", "learning.leadership_turnover")
 _INTRA_CONFLICT_RAISED = (
     "intra-organisational conflict raised through every member's staff_involvement 0.9 -> 0.1"
 )
@@ -334,7 +337,7 @@ PROBES: dict[str, Probe] = {
         text="trust raised in its upper half through history 0 -> 0.8",
         setter=_context("history"), via=_TRUST_PATHS),
     "inertia.low_trust": _probe(
-        "history", -0.8, -0.2, "success_rate",
+        "history", -0.8, -0.2, "synergy",
         text="trust raised in its lower half through history -0.8 -> -0.2",
         setter=_context("history"), via=_TRUST_PATHS),
     "synergy.faith": _probe(
@@ -358,9 +361,11 @@ PROBES: dict[str, Probe] = {
         "flexibility", 0.1, 0.9, "performance", via=("conflict.flexibility", "intra.flexibility")),
     "task.workforce_instability": _probe(
         "workforce_stability", 0.1, 0.9, "performance",
-        via=("conflict.workforce_churn", "intra.workforce_churn")),
-    "task.evaluation": _probe("evaluation", 0.1, 0.9, "performance"),
-    "task.role_clarity": _probe("role_clarity", 0.1, 0.9, "performance"),
+        via=("conflict.workforce_churn", "intra.workforce_churn") + _TURNOVER_PATHS),
+    "task.evaluation": _probe("evaluation", 0.1, 0.9, "performance",
+                              via=("learning.evaluation",)),
+    "task.role_clarity": _probe("role_clarity", 0.1, 0.9, "performance",
+                                via=("conflict.role_clarity",)),
     "task.resourcing": _probe("resources", 0.1, 0.9, "performance"),
     # Conflict -> trust.
     "conflict.accountability": _probe("accountability", 0.1, 0.9, "trust_early"),
@@ -378,7 +383,8 @@ PROBES: dict[str, Probe] = {
         "absent_actors", 0.1, 0.9, "trust_early",
         text="task failure raised through absent_actors 0.1 -> 0.9",
         via=("trust.failure_loop", "trust.success_loop")),
-    "conflict.information_exchange": _probe("information_exchange", 0.1, 0.9, "trust_early"),
+    "conflict.information_exchange": _probe("information_exchange", 0.1, 0.9, "trust_early",
+                                            via=("communication.information_exchange",)),
     "conflict.dominance": _probe(
         "size", 1.0, 1000.0, "trust_early",
         text="dominance raised through a size asymmetry: member 1 1x -> 1000x member 0 "
@@ -386,7 +392,7 @@ PROBES: dict[str, Probe] = {
         setter=_size_ratio, via=("power.size_domination",)),
     "conflict.workforce_churn": _probe(
         "workforce_stability", 0.1, 0.9, "trust_early",
-        via=("task.workforce_instability", "intra.workforce_churn")),
+        via=("task.workforce_instability", "intra.workforce_churn") + _TURNOVER_PATHS),
     "conflict.flexibility": _probe(
         "flexibility", 0.1, 0.9, "trust_early", via=("task.flexibility", "intra.flexibility")),
     # Trust.
@@ -394,7 +400,9 @@ PROBES: dict[str, Probe] = {
     "trust.constructive_resolution": _probe("conflict_resolution", 0.5, 0.9, "trust_early"),
     "trust.successful_history": _probe("history", 0.0, 0.8, "ambition"),
     "trust.failed_history": _probe("history", -0.8, 0.0, "ambition"),
-    "trust.legal_agreements": _probe("formalisation", 0.1, 0.9, "ambition"),
+    "trust.legal_agreements": _probe(
+        "formalisation", 0.1, 0.9, "ambition",
+        via=("trust.formal_scaffold", "communication.heavy_process")),
     "trust.risk_threshold": _probe(
         "history", -0.5, 0.5, "ambition", text="trust raised through history -0.5 -> 0.5",
         setter=_context("history")),
@@ -429,8 +437,10 @@ PROBES: dict[str, Probe] = {
         via=("power.mandated_exit_barrier", "leadership.combative_mandated",
              "leadership.combative_voluntary")),
     # Faith.
-    "faith.stakeholder_involvement": _probe("stakeholder_involvement", 0.1, 0.9, "faith_early"),
-    "faith.authenticity": _probe("authenticity", 0.1, 0.9, "performance"),
+    "faith.stakeholder_involvement": _probe("stakeholder_involvement", 0.1, 0.9, "faith_early",
+                                            via=("vision.stakeholder_involvement",)),
+    "faith.authenticity": _probe("authenticity", 0.1, 0.9, "performance",
+                                 via=("task.authentic_effort",)),
     "faith.value_realised": _probe(
         "history", -0.5, 0.5, "faith_early",
         text="synergy raised through history -0.5 -> 0.5", setter=_context("history"),
@@ -445,8 +455,9 @@ PROBES: dict[str, Probe] = {
         via=("task.intra_conflict",)),
     "faith.destructive_conflict": _probe(
         "conflict_resolution", 0.5, 0.1, "faith_early",
-        text="destructive resolution raised through conflict_resolution 0.5 -> 0.1",
-        via=("faith.trust",)),
+        text="destructive resolution raised through conflict_resolution 0.5 -> 0.1, with "
+             "history 0.5 (partnerships that last long enough for faith to be read)",
+        setup=((_context("history"), 0.5),), via=("faith.trust",)),
     "faith.trust": _probe(
         "history", -0.5, 0.5, "faith_early", text="trust raised through history -0.5 -> 0.5",
         setter=_context("history"), via=("faith.value_realised",) + _TRUST_PATHS),
@@ -455,8 +466,10 @@ PROBES: dict[str, Probe] = {
         "cultural_distance", 0.0, 0.6, "conflict_rate",
         text="members' cultures moved apart: gap 0 -> 0.6", setter=_culture_gap,
         via=("conflict.cultural_compatibility",)),
-    "communication.proximity": _probe("proximity", 0.1, 0.9, "trust_early"),
-    "communication.strategies": _probe("communication", 0.1, 0.9, "performance"),
+    "communication.proximity": _probe("proximity", 0.1, 0.9, "trust_early",
+                                      via=("learning.proximity",)),
+    "communication.strategies": _probe("communication", 0.1, 0.9, "performance",
+                                       via=("learning.communication",)),
     "communication.builds_trust": _probe(
         "communication", 0.1, 0.9, "trust_early",
         text="communication raised through the communication context 0.1 -> 0.9",
@@ -495,7 +508,7 @@ PROBES: dict[str, Probe] = {
     "intra.staff_involvement": _probe("staff_involvement", 0.1, 0.9, "faith_early"),
     "intra.workforce_churn": _probe(
         "workforce_stability", 0.1, 0.9, "performance",
-        via=("task.workforce_instability", "conflict.workforce_churn")),
+        via=("task.workforce_instability", "conflict.workforce_churn") + _TURNOVER_PATHS),
     "intra.inertia_workload": _probe(
         "history", 0.5, -0.5, "faith_early",
         text="inertia raised through history 0.5 -> -0.5 (lower trust, less synergy)",
@@ -522,8 +535,8 @@ PROBES: dict[str, Probe] = {
         text="complexity raised through problem_simplicity 0.9 -> 0.1",
         via=("complexity.task_difficulty",)),
     "inertia.discounted_value": _probe(
-        "history", 0.5, -0.5, "value_per_success",
-        text="inertia raised through history 0.5 -> -0.5 (lower trust, less synergy)",
+        "history", 0.9, 0.3, "value_per_success",
+        text="inertia raised through history 0.9 -> 0.3 (lower trust, less synergy)",
         setter=_context("history"), via=_TRUST_PATHS + ("synergy.task_success",)),
     "power.mandated_exit_barrier": _probe(
         "mandated", False, True, "dissolved_by_faith",
@@ -545,9 +558,16 @@ PROBES: dict[str, Probe] = {
     "learning.proximity": _probe("proximity", 0.1, 0.9, "experience",
                                  via=("communication.proximity", "learning.communication")),
     "learning.leadership_turnover": _probe(
-        "workforce_stability", 0.9, 0.1, "experience", text=_TURNOVER_RAISED),
-    "learning.successful_history": _probe("history", 0.0, 0.8, "experience"),
-    "turnover.workforce_instability": _probe("workforce_stability", 0.1, 0.9, "turnover_rate"),
+        "workforce_stability", 0.9, 0.1, "experience", text=_TURNOVER_RAISED,
+        via=("conflict.workforce_churn", "trust.leadership_turnover",
+             "communication.trust_begets_communication", "learning.communication")),
+    "learning.successful_history": _probe(
+        "history", 0.0, 0.8, "experience",
+        via=("trust.successful_history", "communication.trust_begets_communication",
+             "learning.communication")),
+    "turnover.workforce_instability": _probe(
+        "workforce_stability", 0.1, 0.9, "turnover_rate",
+        via=("task.workforce_instability", "conflict.workforce_churn", "intra.workforce_churn")),
     "trust.leadership_turnover": _probe(
         "workforce_stability", 0.9, 0.1, "trust_early", text=_TURNOVER_RAISED,
         via=("conflict.workforce_churn",)),
@@ -564,7 +584,10 @@ PROBES: dict[str, Probe] = {
         text="formalisation 0.1 -> 0.9 where trust starts low (history -0.5)",
         setup=((_context("history"), -0.5),),
         via=("trust.legal_agreements", "communication.heavy_process")),
-    "communication.heavy_process": _probe("formalisation", 0.5, 0.9, "communication"),
+    "communication.heavy_process": _probe(
+        "formalisation", 0.5, 0.9, "communication",
+        via=("trust.legal_agreements", "trust.formal_scaffold",
+             "communication.trust_begets_communication")),
     "entry.regulatory_environment": _probe("regulation", 0.1, 0.9, "trust_early",
                                            via=("complexity.regulation",)),
 }
