@@ -163,7 +163,7 @@ def test_results_say_which_theory_made_them(tmp_path):
     assert res.meta["theory_hash"] != plain.meta["theory_hash"]
     assert res.meta["theory_changes"] == {
         "weights": {"trust.success_loop": [1.0, 0.0]}, "signs": {},
-        "baseline": {"trust_rate": [0.06, 0.07]},
+        "baseline": {"trust_rate": [default.baseline["trust_rate"], 0.07]},
     }
     # The record survives saving, in both formats.
     for saved in (res.to_parquet(tmp_path / "p"), res.to_zarr(tmp_path / "z.zarr")):

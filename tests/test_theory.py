@@ -22,6 +22,9 @@ from cmo_sim import Rule, Theory, TheoryError, load_theory
 from cmo_sim.theory import CONTEXTS, MECHANISMS, OUTCOMES
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The default theory file read as plain YAML: the values the loader must give back.
+FILE = yaml.safe_load((ROOT / "cmo_sim" / "theory" / "default.yaml").read_text(encoding="utf-8"))
+FILE_WEIGHT = {r["id"]: float(r["weight"]) for r in FILE["rules"]}
 
 #: The sections of the review's Table 3 and how many CMO rows each has (41 in all).
 TABLE3_ROWS = {
@@ -55,7 +58,7 @@ def default_dict() -> dict[str, Any]:
 def test_default_theory_loads_with_unique_well_formed_ids(theory: Theory) -> None:
     assert isinstance(theory, Theory)
     assert theory.name == "realist-review-default"
-    assert len(theory) == len(theory.rules) == len(theory.ids) == 70
+    assert len(theory) == len(theory.rules) == len(theory.ids) == len(FILE["rules"]) == 87
     assert len(set(theory.ids)) == len(theory.ids)
     assert all(re.fullmatch(r"[a-z_]+\.[a-z_]+", rule_id) for rule_id in theory.ids)
     for rule in theory:
@@ -279,8 +282,8 @@ def test_with_weights_replaces_weights(theory: Theory) -> None:
     assert changed.rule("synergy.faith").weight == 2.0
     assert isinstance(changed.rule("synergy.faith").weight, float)
     assert changed.rule("task.evaluation").weight == 0.25
-    assert theory.rule("synergy.faith").weight == 1.0
-    assert theory.rule("task.evaluation").weight == 0.6
+    assert theory.rule("synergy.faith").weight == FILE_WEIGHT["synergy.faith"]
+    assert theory.rule("task.evaluation").weight == FILE_WEIGHT["task.evaluation"]
 
 
 def test_with_weights_unknown_id_raises_key_error(theory: Theory) -> None:
@@ -304,7 +307,7 @@ def test_with_baseline(theory: Theory) -> None:
     assert changed.baseline["conflict_intercept"] == -4.0
     assert isinstance(changed.baseline["conflict_intercept"], float)
     assert changed.rules == theory.rules
-    assert theory.baseline["trust_rate"] == 0.06
+    assert theory.baseline["trust_rate"] == FILE["baseline"]["trust_rate"]
     assert changed != theory
 
 
@@ -350,8 +353,8 @@ def test_coefficients_are_sign_times_weight(theory: Theory) -> None:
     assert tuple(coefficients) == theory.ids
     for rule in theory:
         assert coefficients[rule.id] == rule.sign * rule.weight == rule.coefficient
-    assert coefficients["task.intra_conflict"] == -1.5
-    assert coefficients["synergy.high_trust"] == 2.0
+    assert coefficients["task.intra_conflict"] == -FILE_WEIGHT["task.intra_conflict"]  # sign -1
+    assert coefficients["synergy.high_trust"] == FILE_WEIGHT["synergy.high_trust"]  # sign +1
 
 
 def test_to_yaml_round_trips(theory: Theory, tmp_path: Path) -> None:
@@ -662,14 +665,14 @@ def test_changed_copies_are_named_as_modified_and_list_their_changes(theory: The
     ablated = theory.without("faith.trust")
     assert ablated.name == "realist-review-default (modified)"
     assert ablated.without("faith.authenticity").name == ablated.name  # not appended twice
-    assert ablated.changes() == {"weights": {"faith.trust": [0.5, 0.0]}, "signs": {},
-                                 "baseline": {}}
+    assert ablated.changes() == {"weights": {"faith.trust": [FILE_WEIGHT["faith.trust"], 0.0]},
+                                 "signs": {}, "baseline": {}}
     assert "name: realist-review-default (modified)" in ablated.to_yaml()
     flipped = theory.to_dict()
     flipped["rules"][0]["sign"] = -flipped["rules"][0]["sign"]
     assert load_theory(flipped).changes()["signs"] == {theory.ids[0]: [1, -1]}
     assert theory.with_baseline(loss_aversion=2.0).changes()["baseline"] == {
-        "loss_aversion": [1.75, 2.0]}
+        "loss_aversion": [FILE["baseline"]["loss_aversion"], 2.0]}
 
 
 def test_a_key_given_twice_in_a_theory_file_is_refused(tmp_path: Path) -> None:
