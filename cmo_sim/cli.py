@@ -64,8 +64,8 @@ def _missing_parts(path: Path) -> tuple[Path, list[Path]]:
     return current, missing[::-1]
 
 
-def _check_folder_for(path: Path, option: str) -> None:
-    """UserError unless ``path`` (a file or folder to write) can be created where it is."""
+def _check_path(path: Path, option: str) -> None:
+    """UserError for a path no file system takes: a name too long, a path too long, a NUL."""
     limit = 255
     for part in path.parts:
         if len(os.fsencode(part)) > limit:
@@ -77,15 +77,36 @@ def _check_folder_for(path: Path, option: str) -> None:
             raise UserError(f"{option}: {path}: {_reason(exc)}") from None
     except ValueError:  # an embedded NUL character
         raise UserError(f"{option}: {path!r} is not a valid path") from None
+
+
+def _check_folder_for(path: Path, option: str) -> None:
+    """UserError unless ``path`` (a file or folder to write) can be created where it is."""
+    _check_path(path, option)
     existing, _ = _missing_parts(path.parent)
     if not existing.is_dir():
         raise UserError(f"{option}: {path}: {existing} is not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise UserError(f"{option}: {path}: cannot write in {existing} (permission denied)")
+    _probe(existing, f"{option}: {path}: cannot write in {existing}")
+
+
+def _probe(folder: Path, message: str) -> None:
+    """UserError ``message (reason)`` unless a file can be created in ``folder`` (and removed).
+
+    Catches what permissions do not show: a read-only file system, a kernel file system, a
+    full inode table, a server that refuses.
+    """
+    try:
+        handle, name = tempfile.mkstemp(prefix=".cmo-sim-probe.", dir=folder)
+    except OSError as exc:
+        raise UserError(f"{message} ({_reason(exc)})") from None
+    os.close(handle)
+    os.unlink(name)
 
 
 def _check_output(path: Path, option: str = "--out") -> None:
     """UserError unless ``path`` can be written as a figure (checked before any work)."""
+    _check_path(path, option)
     if path.is_dir():
         raise UserError(f"{option}: {path} is a directory (give a file name such as box.png)")
     if path.suffix.lower() not in FIGURE_SUFFIXES:
@@ -95,6 +116,7 @@ def _check_output(path: Path, option: str = "--out") -> None:
 
 def _check_file_output(path: Path, option: str) -> None:
     """UserError unless ``path`` can be written (or replaced) as a regular file."""
+    _check_path(path, option)
     if path.is_dir():
         raise UserError(f"{option}: {path} is a directory (give a file name)")
     if os.path.lexists(path) and not path.is_file():
@@ -107,12 +129,15 @@ def _check_folder_output(path: Path, option: str, contents: dict[str, bool]) -> 
 
     ``contents`` maps each name to be written in the folder to whether it is a folder.
     """
+    _check_path(path, option)
     if os.path.lexists(path) and not path.is_dir():
         raise UserError(f"{option}: {path} exists and is not a folder")
-    _check_folder_for(path, option)
-    if path.is_dir():
+    if not path.is_dir():
+        _check_folder_for(path, option)
+    else:  # written inside: only the folder itself must take new files
         if not os.access(path, os.W_OK | os.X_OK):
             raise UserError(f"{option}: cannot write in {path} (permission denied)")
+        _probe(path, f"{option}: cannot write in {path}")
         for name, folder in contents.items():
             target = path / name
             if os.path.lexists(target) and target.is_dir() != folder:

@@ -85,6 +85,16 @@ def test_run_into_an_unwritable_folder_fails_before_simulating(
     assert not no_simulation
 
 
+def test_a_folder_that_takes_no_files_despite_its_permissions_is_found_first(
+        no_simulation: list[Any], capsys: pytest.CaptureFixture[str]) -> None:
+    # /proc looks writable to root, but no file can be created in it: a probe file finds out.
+    assert main(["run", *SMALL, "--out", "/proc/cmo-sim-out"]) == 1
+    assert error_line(capsys).startswith("--out: /proc/cmo-sim-out: cannot write in /proc (")
+    assert main(["theory", "graph", "--out", "/proc/cmo-sim-graph.png"]) == 1
+    assert error_line(capsys).startswith("--out: /proc/cmo-sim-graph.png: cannot write in /proc (")
+    assert not no_simulation
+
+
 def test_run_with_too_long_a_name_fails_before_simulating(
         tmp_path: Path, no_simulation: list[Any], capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / ("x" * 300)
