@@ -78,7 +78,9 @@ def test_a_flipped_sign_flips_the_effect_and_an_inert_rule_fails():
     # The engine applies a rule's stated sign: flipping it in a theory file flips the measured
     # effect (the claim and the behaviour move together, so the flipped rule still passes its
     # own direction check). A rule with weight 0 has no effect and fails.
-    data = THEORY.to_dict()
+    # Evaluation also acts through learning.evaluation; with that path switched off the
+    # measured effect is task.evaluation's alone.
+    data = THEORY.without("learning.evaluation").to_dict()
     for rule in data["rules"]:
         if rule["id"] == "task.evaluation":
             rule["sign"] = -rule["sign"]
@@ -88,7 +90,8 @@ def test_a_flipped_sign_flips_the_effect_and_an_inert_rule_fails():
     assert row["sign"] == -1 and row["effect"] < 0 and row["ci_high"] < 0
     assert bool(row["pass"])  # the engine applies the stated sign: effect follows the theory
     # An inert rule (weight 0) cannot pass: no effect, interval [0, 0].
-    inert = conformance(THEORY.without("task.evaluation"), rules=["task.evaluation"],
+    inert = conformance(THEORY.without("task.evaluation", "learning.evaluation"),
+                        rules=["task.evaluation"],
                         replicates=40, backgrounds=4, steps=24)
     row = inert.table.iloc[0]
     assert row["effect"] == 0.0 and not bool(row["pass"])

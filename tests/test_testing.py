@@ -264,10 +264,10 @@ def test_assert_effect_fails_with_estimate_and_interval():
     with pytest.raises(AssertionError, match=r"to decrease performance, but it goes the other "
                                              r"way: .*\+\d.*95% CI"):
         assert_effect("evaluation", "performance", "decrease", replicates=60, steps=48)
-    # No effect at all: a context the theory no longer uses.
+    # No effect at all: a context the theory no longer uses (neither of its two rules).
     with pytest.raises(AssertionError, match=r"interval includes 0.*\+0 \(95% CI \+0 \.\. \+0"):
         assert_effect("evaluation", "performance", "increase", replicates=30, steps=24,
-                      theory=THEORY.without("task.evaluation"))
+                      theory=THEORY.without("task.evaluation", "learning.evaluation"))
 
 
 def test_assert_effect_holds_the_context_through_the_timeline():
