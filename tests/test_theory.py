@@ -700,3 +700,15 @@ def test_a_theory_name_must_be_text() -> None:
     data["name"] = [1, 2]
     with pytest.raises(TheoryError, match=r"^theory: 'name' must be text, got \[1, 2\]$"):
         load_theory(data)
+
+
+@pytest.mark.parametrize("data,field", [
+    ({"baseline": 3}, "'baseline' must be a mapping"),
+    ({"contexts": "x"}, "'contexts' must be a list"),
+    ({"mechanisms": 5}, "'mechanisms' must be a list"),
+    ({"rules": [{"id": [1]}]}, "rule 1: field 'id': must be text"),
+    ({"rules": [{"id": {"a": 1}}]}, "rule 1: field 'id': must be text"),
+], ids=["baseline", "contexts", "mechanisms", "id-list", "id-mapping"])
+def test_a_theory_that_extends_another_checks_its_sections_before_merging(data, field) -> None:
+    with pytest.raises(TheoryError, match=re.escape(field)):
+        load_theory({"name": "t", "extends": "default", **data})

@@ -621,6 +621,16 @@ def _expand(data: Mapping[str, Any], source: str, depth: int = 0) -> tuple[Any, 
     own_rules = data.get("rules") or []
     if not isinstance(own_rules, list):
         return None, [f"{source}: 'rules' must be a list of rules"]
+    for key in ("contexts", "mechanisms"):
+        if not isinstance(data.get(key) or [], list):
+            return None, [f"{source}: '{key}' must be a list (got {type(data[key]).__name__})"]
+    if not isinstance(data.get("baseline") or {}, Mapping):
+        return None, [f"{source}: 'baseline' must be a mapping of constant names to numbers "
+                      f"(got {type(data['baseline']).__name__})"]
+    for k, r in enumerate(own_rules):
+        if isinstance(r, Mapping) and not isinstance(r.get("id"), str | None):
+            return None, [f"{source}: rule {k + 1}: field 'id': must be text (got "
+                          f"{type(r['id']).__name__})"]
     replaced = {r.get("id"): r for r in own_rules if isinstance(r, Mapping)}
     rules = [replaced.pop(r.get("id"), r) for r in base.get("rules", [])]
     merged["rules"] = rules + [r for r in own_rules
