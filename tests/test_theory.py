@@ -18,7 +18,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+import cmo_sim.testing as cmo_sim_testing
 from cmo_sim import Rule, Theory, TheoryError, load_theory
+from cmo_sim import simulate as cmo_sim_simulate
 from cmo_sim.theory import CONTEXTS, MECHANISMS, OUTCOMES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -712,3 +714,34 @@ def test_a_theory_name_must_be_text() -> None:
 def test_a_theory_that_extends_another_checks_its_sections_before_merging(data, field) -> None:
     with pytest.raises(TheoryError, match=re.escape(field)):
         load_theory({"name": "t", "extends": "default", **data})
+
+
+@examples(40, deadline=None)
+@given(theory=cmo_sim_testing.theories(ablate=3, rescale=3, scale=(0.0, 3.0), user_contexts=3,
+                                       user_rules=12),
+       scenario=cmo_sim_testing.scenarios(members=st.integers(2, 4)),
+       seed=st.integers(0, 2**32 - 1))
+def test_every_theory_that_loads_keeps_states_in_range(theory, scenario, seed) -> None:
+    # Whatever a valid theory says (weights rescaled, rules removed, rules of its own at any
+    # site), the engine keeps every state in range and free of NaN: check_invariants reads
+    # the summary and every recorded month.
+    results = cmo_sim_simulate(scenario, runs=4, steps=36, seed=seed, theory=theory,
+                               record="trajectory")
+    cmo_sim_testing.check_invariants(results)
+
+
+@pytest.mark.parametrize("key,value", [("synergy_rate", 1e6), ("intra_initial", -1.0),
+                                       ("inertia_discount", 5.0), ("trust_rate", -5.0),
+                                       ("trust_initial_noise", 0.6), ("startup_cost", -1.0)])
+def test_baseline_constants_outside_their_range_are_refused(theory: Theory, key, value) -> None:
+    from cmo_sim.theory._model import BASELINE_RANGES
+
+    low, high = BASELINE_RANGES[key]
+    message = f"baseline.{key}: {value!r} is out of range (allowed: {low:g} .. {high:g})"
+    with pytest.raises(TheoryError, match=re.escape(message)):
+        theory.with_baseline(**{key: value})
+    with pytest.raises(TheoryError, match=re.escape(message)):
+        load_theory({"name": "t", "extends": "default", "baseline": {key: value}})
+    assert set(BASELINE_RANGES) == set(theory.baseline)
+    assert all(BASELINE_RANGES[k][0] <= v <= BASELINE_RANGES[k][1]
+               for k, v in theory.baseline.items())

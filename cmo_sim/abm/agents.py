@@ -246,7 +246,8 @@ class Organisation(mesa.Agent):
                           terms["intra_decay"].month, "member", view, i)
         keep = clip(1.0 - b["intra_decay"] * max(decay, 0.0), 0.0, 1.0)
         self.next_intra_conflict = nudge(self.intra_conflict, b["intra_rate"] * rise) * keep
-        self.next_culture = self.culture + view.culture_pull * (view.culture_centre - self.culture)
+        self.next_culture = clip(
+            self.culture + view.culture_pull * (view.culture_centre - self.culture), 0.0, 1.0)
 
     def resolution_effect(self, partner: Organisation, view: Outlook) -> float:
         """Trust change from this month's conflict with ``partner``, if there was one.

@@ -575,8 +575,8 @@ class PartnershipModel(mesa.Model):
         view.p_success = sigmoid(logit)
         view.success = self.success = self._draw(view.t, Stream.TASK) < view.p_success
         self.achievement = self.ambition if self.success else 0.0
-        self.performance = self.performance + self.achievement * self._site(
-            "achievement_value", view, "run")
+        self.performance = self.performance + self.achievement * clip(self._site(
+            "achievement_value", view, "run"), 0.0, 1.0)
         self.counters["successes" if self.success else "failures"] += 1
 
     def conflict_and_resolution(self, view: Outlook) -> None:

@@ -121,7 +121,8 @@ def culture_drift(culture, present_active, weight, count, pull) -> np.ndarray:
     weights and count.
     """
     centre = msum(culture * weight) / count
-    return np.where(present_active, culture + pull[:, None] * (centre[:, None] - culture), culture)
+    moved = np.clip(culture + pull[:, None] * (centre[:, None] - culture), 0.0, 1.0)
+    return np.where(present_active, moved, culture)
 
 
 # -- exit and dissolution -------------------------------------------------------------------------

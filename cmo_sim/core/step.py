@@ -403,7 +403,8 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
     state_in[("task_success", "run")] = succ_f
     state_in[("task_failure", "run")] = fail_f
     achievement = aim * succ_f
-    value = add_prepared(site["achievement_value"], fx.month["achievement_value"], "run", view)
+    value = np.clip(add_prepared(site["achievement_value"], fx.month["achievement_value"], "run",
+                                 view), 0.0, 1.0)
     performance = state.performance + achievement * value
 
     # Conflict between pairs and its resolution.

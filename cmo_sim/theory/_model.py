@@ -502,7 +502,11 @@ class Theory:
         return self._derived(rules, self._baseline)
 
     def with_baseline(self, **values: float) -> Theory:
-        """A copy with baseline constants replaced (names must exist; values finite)."""
+        """A copy with baseline constants replaced.
+
+        Names must exist; values must be finite and in their documented range
+        (:data:`BASELINE_RANGES`).
+        """
         baseline = dict(self._baseline)
         for key, value in values.items():
             value = _as_float(value)
@@ -512,7 +516,10 @@ class Theory:
                 raise TheoryError(f"baseline.{key}: {value!r} is not a number")
             if not math.isfinite(value):
                 raise TheoryError(f"baseline.{key}: {value!r} is not finite")
-            baseline[key] = float(value)
+            try:
+                baseline[key] = check_baseline_value(key, value)
+            except ValueError as exc:
+                raise TheoryError(str(exc)) from None
         return self._derived(self._rules, baseline)
 
     def extend(self, rules: Iterable[Rule | Mapping[str, Any]] = (),
@@ -643,6 +650,44 @@ def _expand(data: Mapping[str, Any], source: str, depth: int = 0) -> tuple[Any, 
     return merged, []
 
 
+#: The allowed range of every baseline constant (inclusive). Shares, rates and levels are in
+#: [0, 1]; a rate above 1 would move a state past its bounds in one month. Logit intercepts and
+#: thresholds have wide bounds that keep exp() finite; slopes and scales are non-negative
+#: (a rule's sign says the direction) with bounds far above any sensible value. docs/model.md
+#: (6.2) says what each constant is.
+BASELINE_RANGES: dict[str, tuple[float, float]] = {
+    **dict.fromkeys((
+        "trust_initial", "faith_initial", "intra_initial", "synergy_initial", "synergy_rate",
+        "ambition_bias_scale", "inertia_discount", "trust_rate", "constructive_gain",
+        "destructive_loss", "exit_shock_decay", "domination_rate", "leadership_rate",
+        "communication_rate", "vision_rate", "integration_rate", "faith_rate",
+        "faith_value_rate", "destructive_faith_loss", "intra_rate", "intra_decay",
+        "critical_trust", "critical_faith", "mandated_exit_barrier", "lead_power_bonus",
+        "mandate_initial_trust", "dominance_initial_trust", "faith_initial_context",
+        "learning_rate", "turnover_faith_loss", "turnover_trust_loss"), (0.0, 1.0)),
+    **dict.fromkeys(("trust_initial_noise", "faith_initial_noise"), (0.0, 0.5)),
+    **dict.fromkeys(("success_intercept", "conflict_intercept", "turnover_intercept",
+                     "synergy_threshold"), (-50.0, 50.0)),
+    **dict.fromkeys(("synergy_steepness", "synergy_effect", "ambition_difficulty",
+                     "complexity_difficulty", "complexity_trust_requirement", "loss_aversion",
+                     "startup_cost"), (0.0, 50.0)),
+    "domination_threshold": (0.0, 2.0),
+    "turnover_experience_loss": (0.0, 2.0),
+}
+
+
+def check_baseline_value(key: str, value: Any) -> float:
+    """``value`` as a float in the documented range of constant ``key``; ValueError if not."""
+    value = _as_float(value)
+    if not isinstance(value, float) or not math.isfinite(value):
+        raise ValueError(f"baseline.{key}: {value!r} is not a finite number")
+    low, high = BASELINE_RANGES[key]
+    if not low <= value <= high:
+        raise ValueError(f"baseline.{key}: {value!r} is out of range (allowed: {low:g} .. "
+                         f"{high:g})")
+    return value
+
+
 @cache
 def _default_data() -> dict[str, Any]:
     text = resources.files("cmo_sim.theory").joinpath("default.yaml").read_text("utf-8")
@@ -742,10 +787,11 @@ def _read(data: Any, source: str) -> tuple[Theory | None, list[str]]:
         if key not in baseline:
             late.append(f"{source}: baseline: unknown constant '{key}'{closest(key, baseline)}"
                             f" (allowed: {', '.join(baseline)})")
-        elif not isinstance(value, float) or not math.isfinite(value):
-            late.append(f"{source}: baseline.{key}: {value!r} is not a finite number")
         else:
-            baseline[key] = value
+            try:
+                baseline[key] = check_baseline_value(key, value)
+            except ValueError as exc:
+                late.append(f"{source}: {exc}")
     known = {**builtin, **{c.name: c.info() for c in contexts}}
     site_mechanisms = {name: set(site.mechanisms) for name, site in SITES.items()}
     for m in mechanisms:
