@@ -6,6 +6,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 import doc_blocks  # noqa: E402
@@ -48,4 +50,12 @@ def test_the_readme_theory_example_loads_and_runs():
 def test_the_dynamics_page_shows_the_current_measures():
     page = ROOT / "docs" / "dynamics.md"
     assert list(doc_blocks.shown(page)) == [0, 2]
+    assert doc_blocks.check(page) == []
+
+
+@pytest.mark.slow
+def test_the_model_page_runs_and_shows_what_its_blocks_print():
+    # About two minutes: the calibration blocks simulate 4,000 runs per constant.
+    page = ROOT / "docs" / "model.md"
+    assert len(doc_blocks.shown(page)) >= 10
     assert doc_blocks.check(page) == []
