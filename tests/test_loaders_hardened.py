@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from _budget import examples
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cmo_sim
@@ -25,9 +25,11 @@ from cmo_sim import ScenarioError, TheoryError
 from cmo_sim._errors import MAX_MESSAGE_CHARS
 from cmo_sim._yaml import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, load_yaml_text, read_yaml_file
 from cmo_sim.sweep import read_sweep_file
+from cmo_sim.testing import check_invariants
 
 ROOT = Path(__file__).resolve().parents[1]
 ALLIANCE = ROOT / "scenarios" / "voluntary_alliance.yaml"
+_TYPICAL = cmo_sim.load_scenario(ALLIANCE)
 
 #: The three file kinds: loader, its error type, and a small valid file.
 KINDS: dict[str, tuple[Callable[[Path], Any], type[ValueError], str]] = {
@@ -395,7 +397,7 @@ _DEFAULT_RULES = cmo_sim.load_theory().to_dict()["rules"][:20]
 _MERGED = ("baseline", "contexts", "mechanisms")
 
 
-def _fuzz(kind: str, text: str, tmp_path: Path) -> None:
+def _fuzz(kind: str, text: str, tmp_path: Path, simulate: bool = False) -> None:
     load, error, _ = KINDS[kind]
     path = tmp_path / f"fuzz-{kind}.yaml"
     try:
@@ -403,13 +405,19 @@ def _fuzz(kind: str, text: str, tmp_path: Path) -> None:
     except UnicodeEncodeError:
         path.write_bytes(text.encode("utf-8", errors="replace"))
     try:
-        load(path)
+        loaded = load(path)
     except ValueError as exc:
         message = str(exc)
         assert str(path) in message, message
         assert len(message) <= MAX_MESSAGE_CHARS
         if kind == "theory":  # the sweep and scenario loaders share ScenarioError
             assert isinstance(exc, TheoryError), repr(exc)
+        return
+    if simulate and kind != "sweep":
+        # An accepted scenario or theory simulates within the invariants.
+        scenario, theory = (loaded, None) if kind == "scenario" else (_TYPICAL, loaded)
+        check_invariants(cmo_sim.simulate(scenario, runs=2, steps=12, seed=0, theory=theory,
+                                          record="trajectory"))
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -418,3 +426,13 @@ def _fuzz(kind: str, text: str, tmp_path: Path) -> None:
 def test_fuzzed_files_are_loaded_or_refused_with_a_value_error_naming_the_file(
         kind: str, data: st.DataObject, tmp_path: Path) -> None:
     _fuzz(kind, data.draw(any_file(kind)), tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", KINDS)
+@settings(max_examples=10_000, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_ten_thousand_fuzzed_files_per_kind_load_or_are_refused_and_simulate_in_range(
+        kind: str, data: st.DataObject, tmp_path: Path) -> None:
+    _fuzz(kind, data.draw(any_file(kind)), tmp_path, simulate=True)
