@@ -34,6 +34,7 @@ from cmo_sim.sweep.store import (
     StoreWarning,
     SweepStore,
     Verify,
+    _InBackground,
     check_verify,
     store_format,
 )
@@ -337,6 +338,10 @@ def open_sweep(
             f"store {path}: written by a cmo-sim that kept no chunk records (store version "
             "1): each chunk's runs are checked, its content is not; run the same sweep on it "
             "to record checksums", StoreWarning, stacklevel=2)
+    # The root group of a Zarr store (not read here, but what other tools open) is checked in
+    # a thread while the chunks are read: its files are few and large, hashing them releases
+    # the GIL.
+    root = _InBackground(store.root_problems, verify)
     found = store.inspect("quick", sizes=False)  # load checks sizes from what it reads
     parts, read_problems = [], []
     for index in found.finished:
@@ -345,7 +350,7 @@ def open_sweep(
             read_problems.append(result)
         else:
             parts.append(result)
-    read_problems.extend(store.root_problems(verify))
+    read_problems.extend(root.result())
     absent = [p for p in found.problems if p.kind in ("missing", "unrecorded")]
     damaged = [p for p in found.problems if p.kind not in ("missing", "unrecorded")]
     damaged += read_problems
