@@ -398,7 +398,8 @@ PROBES: dict[str, Probe] = {
     # Trust.
     "trust.destructive_resolution": _probe("conflict_resolution", 0.1, 0.5, "trust_early"),
     "trust.constructive_resolution": _probe("conflict_resolution", 0.5, 0.9, "trust_early"),
-    "trust.successful_history": _probe("history", 0.0, 0.8, "ambition"),
+    "trust.successful_history": _probe("history", 0.0, 0.8, "ambition",
+                                       via=("learning.successful_history",)),
     "trust.failed_history": _probe("history", -0.8, 0.0, "ambition"),
     "trust.legal_agreements": _probe(
         "formalisation", 0.1, 0.9, "ambition",
