@@ -46,7 +46,8 @@ def test_the_first_box_recovers_a_planted_box(planted, method):
         assert box.limits.loc[factor, "upper"] == pytest.approx(high, abs=0.05)
     assert box.density > 0.95 and box.coverage > 0.9
     # The box is tied to the rules whose contexts bound it.
-    assert box.rules["history"] == ["trust.successful_history", "trust.failed_history"]
+    assert box.rules["history"] == ["trust.successful_history", "trust.failed_history",
+                                    "learning.successful_history"]
     assert "leadership.collaborative" in box.rules["leadership"]
     # Feature scoring ranks the two planted factors first.
     assert set(found.feature_scores.index[:2]) == set(PLANTED)
@@ -73,7 +74,8 @@ def test_a_categorical_factor_bounds_a_box():
     box = discover(res, "dissolved", threshold=0.5).boxes[0]
     assert box.limits.loc["entry_point", "values"] == ["policy_directive"]
     assert box.limits.loc["pace", "lower"] == pytest.approx(0.5, abs=0.05)
-    assert box.rules["entry_point"] == ["entry.competitive_threat"]
+    assert box.rules["entry_point"] == ["entry.competitive_threat",
+                                        "entry.regulatory_environment"]
 
 
 def test_discovery_on_a_real_sweep_per_point_and_per_run(tmp_path):

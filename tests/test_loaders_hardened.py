@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from _budget import examples
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
 import cmo_sim
@@ -430,7 +430,7 @@ def test_fuzzed_files_are_loaded_or_refused_with_a_value_error_naming_the_file(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", KINDS)
-@settings(max_examples=10_000, deadline=None,
+@examples(1000, deadline=None,  # 10,000 under --slow, the only profile that runs it
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_ten_thousand_fuzzed_files_per_kind_load_or_are_refused_and_simulate_in_range(

@@ -93,7 +93,7 @@ def test_elementary_effects_of_a_known_function_on_grid_and_sobol_designs():
 
 def test_model_sensitivity_through_a_real_sweep_and_its_store(tmp_path):
     # An ablated context is inert: with common random numbers its indices are exactly zero.
-    theory = cmo_sim.load_theory().without("communication.proximity")
+    theory = cmo_sim.load_theory().without("communication.proximity", "learning.proximity")
     sweep = Sweep(BASE, vary={"proximity": (0.0, 1.0), "history": (-0.8, 0.8),
                               "leadership": (0.1, 0.9)},
                   design="sobol", samples=32, replicates=8)

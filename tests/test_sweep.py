@@ -222,8 +222,9 @@ def test_summary_has_design_columns_and_tidy_dtypes():
 
 
 def test_common_random_numbers_across_points():
-    # An ablated context leaves every run of every replicate exactly as it was.
-    theory = cmo_sim.load_theory().without("communication.proximity")
+    # An ablated context (both of proximity's rules) leaves every run of every replicate
+    # exactly as it was.
+    theory = cmo_sim.load_theory().without("communication.proximity", "learning.proximity")
     sweep = Sweep(BASE, vary={"proximity": (0.0, 1.0)}, samples=3, replicates=8)
     s = run_sweep(sweep, theory=theory, **QUICK).summary
     outcomes = ["performance", "trust_final", "dissolved_at"]
