@@ -31,7 +31,8 @@ def test_public_api_is_exactly_all():
     )
 
     homes = {"compare": _compare, "Comparison": _compare, "ScenarioError": _errors,
-             "TheoryError": _errors, "explain": _explain,
+             "TheoryError": _errors, "TooLargeError": _errors, "explain": _explain,
+             "StoreIntegrityError": sweep, "StoreLockedError": sweep, "StoreWarning": sweep,
              "simulate": _simulate, "Params": params, "compile_params": params,
              "Results": results, "open_results": results, "Member": scenario,
              "Scenario": scenario, "TimelineEvent": scenario, "load_scenario": scenario,
