@@ -20,7 +20,9 @@ Measures, in one run on this machine:
   checks switched off), in a random order in each round: verification's share of the open
   time from the fastest and the median open of each level (target <= 5%), and, in an
   instrumented open verified in full, the share of its time spent inside the checks
-  (waiting for the hashing threads included; median over rounds).
+  (waiting for the hashing threads included; median over rounds). On a busy machine the wall
+  times vary more than the effect; the CPU times (main thread: the open's critical path; all
+  threads: the work, hashing threads included) do not.
 
 Usage: python benchmarks/bench_store_integrity.py [--trials 25] [--runs 1000000]
        [--parts damage,writers,cost] [--store PATH]  (PATH: keep or reuse the large store)
@@ -48,7 +50,7 @@ import pandas as pd
 import xarray as xr
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
+sys.path[:0] = [str(ROOT), str(ROOT / "tools")]  # this checkout's cmo_sim, whatever is installed
 
 from store_damage import DAMAGES  # noqa: E402
 
@@ -135,7 +137,8 @@ def writers_part(tmp: Path, trials: int, seed: int = 0) -> dict:
             gates = [tmp / f"w{trial}.{fmt}.go{k}" for k in (0, 1)]
             procs = [subprocess.Popen(
                 [sys.executable, "-c", WRITER, json.dumps(sweep.spec()), str(store), str(g)],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for g in gates]
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                for g in gates]
             time.sleep(4.0)  # both imported (they wait for their gate)
             start = time.perf_counter()
             together = trial % 2 == 0
@@ -254,6 +257,8 @@ def cost_part(tmp: Path, runs: int, repeats: int, keep: Path | None, fmt: str,
     built = time.perf_counter() - start
     size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
     times: dict[str, list[float]] = {"none": [], "quick": [], "full": []}
+    main_cpu: dict[str, list[float]] = {"none": [], "quick": [], "full": []}
+    all_cpu: dict[str, list[float]] = {"none": [], "quick": [], "full": []}
     opened = {"none": _open_unverified, "quick": lambda p: cmo_sim.open_sweep(p, verify="quick"),
               "full": lambda p: cmo_sim.open_sweep(p)}
     opened["full"](path)  # warm the page cache
@@ -263,15 +268,19 @@ def cost_part(tmp: Path, runs: int, repeats: int, keep: Path | None, fmt: str,
         order = list(opened)
         rng.shuffle(order)  # no level always runs first or last in a round
         for level in order:
-            start = time.perf_counter()
+            start, thread, process = time.perf_counter(), time.thread_time(), time.process_time()
             result = opened[level](path)
             times[level].append(time.perf_counter() - start)
+            main_cpu[level].append(time.thread_time() - thread)
+            all_cpu[level].append(time.process_time() - process)
             assert result.n_runs == sweep.n_runs
             del result
         total, checking, hashed = _open_instrumented(path)
         shares.append(checking / total)
         hashing.append(hashed)
     median = {level: statistics.median(t) for level, t in times.items()}
+    thread_cpu = {level: statistics.median(t) for level, t in main_cpu.items()}
+    process_cpu = {level: statistics.median(t) for level, t in all_cpu.items()}
     least = {level: min(t) for level, t in times.items()}
     return {
         "format": fmt, "runs": sweep.n_runs, "chunks": cmo_sim.open_sweep(path).meta["n_chunks"],
@@ -282,6 +291,14 @@ def cost_part(tmp: Path, runs: int, repeats: int, keep: Path | None, fmt: str,
         "full_share_min": round((least["full"] - least["none"]) / least["full"], 4),
         "quick_share_min": round((least["quick"] - least["none"]) / least["quick"], 4),
         "inside_checks_share": round(statistics.median(shares), 4),
+        "main_thread_cpu_s": {k: round(v, 3) for k, v in thread_cpu.items()},
+        "process_cpu_s": {k: round(v, 3) for k, v in process_cpu.items()},
+        "full_share_main_thread_cpu": round(
+            (thread_cpu["full"] - thread_cpu["none"]) / thread_cpu["full"], 4),
+        "full_share_process_cpu": round(
+            (process_cpu["full"] - process_cpu["none"]) / process_cpu["full"], 4),
+        "quick_share_main_thread_cpu": round(
+            (thread_cpu["quick"] - thread_cpu["none"]) / thread_cpu["quick"], 4),
         "hashing_cpu_s": round(statistics.median(hashing), 3),
     }
 
@@ -297,7 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", type=Path, help="where to keep (or reuse) the large store")
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
-    report: dict = {"machine": f"{os.cpu_count()} cores", "host": socket.gethostname()}
+    report: dict = {"machine": f"{os.cpu_count()} cores", "host": socket.gethostname(),
+                    "cmo_sim": str(Path(cmo_sim.__file__).parent)}
+    print(f"cmo_sim from {report['cmo_sim']}")
     with tempfile.TemporaryDirectory(prefix="bench-store-") as name:
         tmp = Path(name)
         if "damage" in parts:
@@ -334,6 +353,15 @@ def main(argv: list[str] | None = None) -> int:
                       f"{100 * row['inside_checks_share']:.1f}% measured inside the checks "
                       f"(hashing, partly in threads: {row['hashing_cpu_s']:.3f} s); "
                       f"quick {100 * row['quick_share_min']:.1f}% (min)", flush=True)
+                print(f"     CPU time (median): main thread unverified "
+                      f"{row['main_thread_cpu_s']['none']:.3f} s, quick "
+                      f"{row['main_thread_cpu_s']['quick']:.3f} s, full "
+                      f"{row['main_thread_cpu_s']['full']:.3f} s: full verification "
+                      f"{100 * row['full_share_main_thread_cpu']:.1f}% of the main thread's "
+                      f"time (quick {100 * row['quick_share_main_thread_cpu']:.1f}%); all "
+                      f"threads {row['process_cpu_s']['none']:.3f} / "
+                      f"{row['process_cpu_s']['full']:.3f} s: "
+                      f"{100 * row['full_share_process_cpu']:.1f}% more CPU work", flush=True)
     for row in report.get("damage", {}).get("table", []):
         row.pop("error")
     print(json.dumps(report, indent=1))
