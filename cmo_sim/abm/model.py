@@ -3,8 +3,9 @@
 One model is one run: a partnership of :class:`~cmo_sim.abm.agents.Organisation` agents over
 months. Each month every member decides from the previous state, then all decisions take effect
 together (synchronous update), in the order of the numpy step (:func:`cmo_sim.core.step.step`):
-timeline, functioning and synergy, ambition, task, conflict, trust / faith / intra-organisational
-conflict / culture, shared vision, exits and dissolution. The contexts of each month come from a
+timeline, leadership turnover, functioning and synergy, learning to work together, ambition,
+task, conflict, trust / faith / intra-organisational conflict / culture, shared vision, exits and
+dissolution. The contexts of each month come from a
 one-run :class:`~cmo_sim.params.Params` and the random draws from :func:`cmo_sim.rng.uniform` with
 the numpy engine's ``(step, stream, i, j)`` counters, so both engines give the same run.
 """

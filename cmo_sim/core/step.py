@@ -1,8 +1,9 @@
 """``init(params) -> State`` and ``step(state, params, t) -> State``: pure functions.
 
 One step is one month. All members decide from the previous state; the partnership-level
-quantities are updated in the order of docs/model.md (functioning and synergy, ambition, task,
-conflict, trust, faith, intra-organisational conflict, vision and culture, exits).
+quantities are updated in the order of docs/model.md (leadership turnover, functioning and
+synergy, learning to work together, ambition, task, conflict, trust, faith,
+intra-organisational conflict, vision and culture, exits).
 
 Much of a step depends only on the contexts in force and on who is still in (power, dominance,
 the contexts' parts of every mechanism). :class:`Fixed` holds those terms; a :class:`StepCache`
