@@ -545,7 +545,7 @@ class PartnershipModel(mesa.Model):
     def synergy_and_inertia(self, view: Outlook) -> None:
         """Synergy relaxes towards a sigmoid of the functioning site; inertia is its complement.
 
-        Baseline synergy_steepness / synergy_threshold make the two basins.
+        Baseline synergy_steepness / synergy_threshold set its slope and centre.
         """
         b = self.base
         functioning = self._site("functioning", view, "run")

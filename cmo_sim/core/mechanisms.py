@@ -96,7 +96,7 @@ def dominance(p: np.ndarray, rank: np.ndarray) -> np.ndarray:
 
 # -- synergy and inertia --------------------------------------------------------------------------
 def synergy_target(f: np.ndarray, b: Coef) -> np.ndarray:
-    """Sigmoid of functioning: two basins, synergy and inertia (baseline only)."""
+    """The synergy target: a sigmoid of functioning (slope and centre are baseline constants)."""
     return sigmoid(b["synergy_steepness"] * (f - b["synergy_threshold"]))
 
 
