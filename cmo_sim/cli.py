@@ -653,6 +653,49 @@ def _cmd_conformance(args: argparse.Namespace) -> int:
     return CONFORMANCE_FAILED if len(report.failures) else 0
 
 
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+    from cmo_sim import load_scenario
+    from cmo_sim._yaml import read_yaml_file
+    from cmo_sim.calibrate import CalibrationError, calibrate, load_targets
+
+    out = Path(args.out)
+    _check_folder_output(out, "--out", {"calibration": True})
+    targets = load_targets(args.targets)
+    data = read_yaml_file(args.vary, "vary", CalibrationError)
+    if isinstance(data, dict) and set(data) == {"vary"}:
+        data = data["vary"]
+    if not isinstance(data, dict):
+        raise UserError(f"--vary: {args.vary}: expected a mapping of parameter to [low, high], "
+                        "e.g. 'faith_initial: [0.4, 0.8]'")
+    scenarios = [load_scenario(path) for path in args.scenario]
+    result = calibrate(args.theory, scenarios, targets, data, runs=args.runs, steps=args.steps,
+                       population=args.population, generations=args.generations,
+                       seed=args.seed, workers=args.workers, progress=not args.quiet)
+    print(f"calibrated {', '.join(str(k) for k in data)} to {len(targets)} targets: "
+          f"{args.runs} runs per scenario, {args.steps} months, population {args.population}, "
+          f"at most {args.generations} generations, seed {args.seed}")
+    table = result.table.merge(result.predictive[["q05", "q95"]], left_index=True,
+                               right_index=True)
+    table["state"] = table["state"].fillna("")
+    shown = table[["scenario", "measure", "month", "state", "value", "tolerance", "simulated",
+                   "within_tolerance", "q05", "q95"]]
+    with pd.option_context("display.width", 160, "display.precision", 3,
+                           "display.max_columns", None, "display.max_rows", 200):
+        print(f"epsilon {result.epsilon:.3g} after {len(result.history)} generations "
+              f"({'every target within its tolerance' if result.converged else 'not converged'})")
+        print(result.parameters.to_string(index=False))
+        print("targets (simulated at the posterior median; q05-q95: posterior-predictive band)")
+        print(shown.to_string(index=False))
+    _write_folder(out, lambda folder: result.save(folder / "calibration", figures=True))
+    print(f"wrote {out / 'calibration'} (Parquet tables, settings.yaml, summary.yaml, "
+          "best_theory.yaml, posterior.png, predictive.png)")
+    return 0
+
+
 def _theory_option(parser: argparse.ArgumentParser) -> None:
     """The ``--theory`` option every simulating command shares."""
     parser.add_argument("--theory", default=None, help="theory YAML (default: the review's)")
@@ -847,6 +890,34 @@ def _parser() -> argparse.ArgumentParser:
                       help="Markdown report (default conformance.md)")
     conf.add_argument("--quiet", action="store_true", help="do not list rules as they run")
     conf.set_defaults(func=_cmd_conformance)
+
+    fit = sub.add_parser(
+        "calibrate", help="fit baseline constants and rule weights to observed targets",
+        description="Calibrate by ABC-SMC (pyabc): find the baseline constants and rule "
+        "weights, within uniform priors, under which the scenarios reproduce the targets within "
+        "their tolerances. Writes the posterior, the fit per target and the posterior-"
+        "predictive check; see docs/calibration.md. Needs pyabc: pip install "
+        "'cmo-sim[calibrate]'.")
+    fit.add_argument("targets", metavar="TARGETS", help="targets file (.yaml or .csv)")
+    fit.add_argument("--scenario", action="append", required=True, metavar="SCENARIO",
+                     help="scenario YAML the targets name (repeat for several)")
+    fit.add_argument("--vary", required=True, metavar="VARY",
+                     help="YAML mapping of parameter to [low, high]: a baseline constant, or "
+                     "rule:<id> for a rule's weight")
+    _theory_option(fit)
+    fit.add_argument("--runs", type=_positive, default=500,
+                     help="replicates per scenario in each evaluation (default 500)")
+    fit.add_argument("--steps", type=_positive, default=120, help="months (default 120)")
+    fit.add_argument("--population", type=_whole(5), default=100,
+                     help="parameter sets per generation (default 100)")
+    fit.add_argument("--generations", type=_positive, default=6,
+                     help="most generations (default 6; stops once every target is met)")
+    fit.add_argument("--workers", type=_positive, default=1,
+                     help="processes (default 1: repeatable; more: faster, not repeatable)")
+    fit.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    fit.add_argument("--out", required=True, help="output folder")
+    fit.add_argument("--quiet", action="store_true", help="no progress bar")
+    fit.set_defaults(func=_cmd_calibrate)
     return parser
 
 
