@@ -18,6 +18,7 @@ import numpy as np
 from cmo_sim.rng import normalise_seed, run_keys
 from cmo_sim.scenario import (
     _USER_PATH,
+    FORMS,
     MEMBER_FIELDS,
     PARTNERSHIP_FIELDS,
     Scenario,
@@ -82,6 +83,12 @@ class Params:
     terms: the theory's terms compiled per site (:class:`cmo_sim.core.terms.SiteTerms`).
     baseline: baseline constants of the theory.
     theory: the theory the terms come from.
+    form: ``[runs]`` int8, index of the partnership's form in
+        :data:`cmo_sim.scenario.FORMS`.
+    exit_period: ``[runs]`` int, months between the points at which members may leave (1
+        any month, 0 never: a merger or a fixed-term arrangement).
+    term: ``[runs]`` int, month index in which a fixed-term arrangement ends (its term minus
+        one; -1 for the other forms).
     """
 
     scenario: np.ndarray
@@ -96,6 +103,18 @@ class Params:
     seed: int
     scenario_names: tuple[str, ...] = field(default=())
     theory: Theory | None = field(default=None, repr=False, compare=False)
+    form: np.ndarray | None = field(default=None, repr=False, compare=False)
+    exit_period: np.ndarray | None = field(default=None, repr=False, compare=False)
+    term: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self):
+        n = self.scenario.shape[0]
+        if self.form is None:
+            object.__setattr__(self, "form", np.zeros(n, dtype=np.int8))
+        if self.exit_period is None:
+            object.__setattr__(self, "exit_period", np.ones(n, dtype=np.int64))
+        if self.term is None:
+            object.__setattr__(self, "term", np.full(n, -1, dtype=np.int64))
 
     @property
     def n_runs(self) -> int:
@@ -137,6 +156,9 @@ class Params:
             keys=self.keys[index],
             present=self.present[index],
             lead=self.lead[index],
+            form=self.form[index],
+            exit_period=self.exit_period[index],
+            term=self.term[index],
             contexts=Contexts(MappingProxyType(ctx)),
             schedules=MappingProxyType(schedules),
         )
@@ -295,4 +317,8 @@ def compile_params(
         seed=seed_int,
         scenario_names=tuple(s.name for s in scenarios),
         theory=theory,
+        form=np.repeat(np.array([FORMS.index(s.form) for s in scenarios], dtype=np.int8), n_rep),
+        exit_period=np.repeat(np.array([s.exit_period for s in scenarios], dtype=np.int64),
+                              n_rep),
+        term=np.repeat(np.array([(s.term or 0) - 1 for s in scenarios], dtype=np.int64), n_rep),
     )

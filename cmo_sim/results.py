@@ -15,18 +15,20 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from cmo_sim.core.ends import END_STATES, regime
 from cmo_sim.core.mechanisms import msum
 from cmo_sim.core.runner import MEMBER_VARIABLES, RunOutput
 from cmo_sim.core.state import CAUSE_NAMES, COUNTERS, TRUST_ACCOUNT
 from cmo_sim.params import Params
+from cmo_sim.scenario import FORMS
 
-__all__ = ["SUMMARY_COLUMNS", "SUMMARY_FIELDS", "Results", "open_results"]
+__all__ = ["END_STATES", "SUMMARY_COLUMNS", "SUMMARY_FIELDS", "Results", "open_results"]
 
 #: Columns of ``Results.summary`` in order.
 SUMMARY_COLUMNS = (
-    "run", "scenario", "replicate", "n_members", "dissolved", "dissolved_at", "cause",
-    "performance", "synergy_mean", "synergy_final", "trust_final", "faith_final",
-    "members_final", *COUNTERS, *TRUST_ACCOUNT,
+    "run", "scenario", "replicate", "n_members", "form", "end_state", "result", "ended_at",
+    "dissolved", "dissolved_at", "cause", "performance", "synergy_mean", "synergy_final",
+    "trust_final", "faith_final", "members_final", *COUNTERS, *TRUST_ACCOUNT,
 )
 
 
@@ -50,6 +52,15 @@ def summarise(params: Params, output: RunOutput, run_offset: int = 0) -> pd.Data
             "scenario": names[params.scenario],
             "replicate": params.replicate,
             "n_members": params.present.sum(axis=1).astype(np.int64),
+            "form": np.array(FORMS, dtype=object)[params.form],
+            "end_state": np.array(END_STATES, dtype=object)[
+                regime(final.dissolved, final.completed, final.synergy_recent,
+                       final.success_recent, output.steps)],
+            "result": np.where(final.completed,
+                               np.where(final.achieved, "achieved", "not_achieved"), ""
+                               ).astype(object),
+            # Never ended is a missing value (NaN), like dissolved_at.
+            "ended_at": np.where(final.ended, final.ended_at.astype(np.float64), np.nan),
             "dissolved": final.dissolved,
             # Never dissolved is a missing value (NaN), so a mean over the column is the mean
             # month of dissolution of the runs that dissolved.
@@ -66,7 +77,8 @@ def summarise(params: Params, output: RunOutput, run_offset: int = 0) -> pd.Data
             **{name: getattr(final, name) for name in TRUST_ACCOUNT},
         }
     )
-    frame["scenario"] = frame["scenario"].astype(str)
+    for column in ("scenario", "form", "end_state", "result"):
+        frame[column] = frame[column].astype(str)
     frame["cause"] = frame["cause"].astype(str)
     return frame
 
@@ -110,6 +122,13 @@ SUMMARY_FIELDS: dict[str, tuple[str, str]] = {
     "replicate": ("replicate index: replicate r of every scenario or point shares its random "
                   "numbers", "1"),
     "n_members": ("member organisations at the start", "count"),
+    "form": ("the partnership's form (how it can end)", ""),
+    "end_state": ("the run's end state at the last month: thriving, struggling, dissolved or "
+                  "completed (docs/model.md, Forms and end states)", ""),
+    "result": ("a completed fixed-term arrangement's result: achieved or not_achieved; empty "
+               "otherwise", ""),
+    "ended_at": ("month (0-based step) in which the run dissolved or completed; missing (NaN) "
+                 "if it is still in place", "month"),
     "dissolved": ("the partnership dissolved within the simulated months", "bool"),
     "dissolved_at": ("month (0-based step) in which the partnership dissolved; missing (NaN) if "
                      "it did not", "month"),
@@ -130,6 +149,7 @@ SUMMARY_FIELDS: dict[str, tuple[str, str]] = {
     "dominations": ("months in which a member felt dominated", "count"),
     "exits": ("members that left", "count"),
     "turnovers": ("changes of a member's senior leaders or partnership lead", "count"),
+    "joins": ("organisations that joined a network in a place a member had left", "count"),
     **{f"trust_{way}_{part}": (
         f"trust {way} through {what}, cumulated over the months: each month's change of every "
         "ordered pair's trust split between its parts in proportion to their deltas, averaged "
@@ -154,6 +174,7 @@ _ATTRS = {
     "performance": "cumulative achievement discounted by inertia",
     "conflict_events": "conflicts that broke out this month (count)",
     "vision": "shared vision [0, 1]",
+    "regime": "end state code: 0 thriving, 1 struggling, 2 dissolved, 3 completed",
 }
 
 
@@ -180,6 +201,10 @@ class Results:
             for name, text in _ATTRS.items():
                 if name in self.trajectories:
                     self.trajectories[name].attrs.setdefault("description", text)
+            if "regime" in self.trajectories:
+                attrs = self.trajectories["regime"].attrs
+                attrs.setdefault("flag_values", list(range(len(END_STATES))))
+                attrs.setdefault("flag_meanings", " ".join(END_STATES))
             self.trajectories["step"].attrs.setdefault("units", "months")
 
     @property
@@ -190,6 +215,15 @@ class Results:
     def dissolution_rate(self, by: str = "scenario") -> pd.Series:
         """Share of runs dissolved, per ``by`` group."""
         return self.summary.groupby(by, sort=False)["dissolved"].mean()
+
+    def end_states(self, by: str = "scenario") -> pd.DataFrame:
+        """Share of runs in each end state at the last month, per ``by`` group.
+
+        Columns are :data:`END_STATES` (each row sums to 1).
+        """
+        shares = pd.crosstab(self.summary[by], self.summary["end_state"], normalize="index")
+        order = list(dict.fromkeys(self.summary[by]))
+        return shares.reindex(index=order, columns=list(END_STATES), fill_value=0.0)
 
     def to_parquet(self, path: str | os.PathLike) -> Path:
         """Write ``summary.parquet`` (and tidy trajectories) into directory ``path``.

@@ -32,6 +32,8 @@ class Stream(IntEnum):
     CONFLICT = 4
     RESOLUTION = 5
     TURNOVER = 6
+    DEMERGER = 7
+    JOIN = 8
 
 
 def _mix(z: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ from cmo_sim._yaml import read_yaml_file
 __all__ = [
     "ENTRY_POINTS",
     "ENTRY_POINT_PRESETS",
+    "FORMS",
     "MAX_MEMBERS",
     "MEMBER_FIELDS",
     "PARTNERSHIP_FIELDS",
@@ -44,6 +45,21 @@ EntryPoint = Literal[
     "innovation",
 ]
 ENTRY_POINTS: tuple[str, ...] = get_args(EntryPoint)
+
+PartnershipForm = Literal[
+    "alliance",
+    "network",
+    "merger",
+    "fixed_term",
+    "joint_commissioning",
+    "contractual",
+]
+#: Partnership forms, each with its own end rules (docs/model.md, "Forms and end states").
+FORMS: tuple[str, ...] = get_args(PartnershipForm)
+#: Months between the exit points of the forms that have them, unless the scenario says.
+DEFAULT_CONTRACT_PERIOD = {"contractual": 36, "joint_commissioning": 12}
+#: The longest term or contract period a scenario may give (100 years).
+MAX_TERM = 1200
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
 
@@ -112,6 +128,17 @@ class Scenario(BaseModel):
         default=None, description="Review Table 2 entry point; a preset of defaults."
     )
     mandated: bool = Field(default=False, description="Partnering imposed by a policy directive.")
+    form: PartnershipForm = Field(
+        default="alliance",
+        description="The partnership's form, which sets how it can end: alliance, network, "
+        "merger, fixed_term, joint_commissioning or contractual.")
+    term: int | None = Field(
+        default=None, ge=1, le=MAX_TERM,
+        description="fixed_term only: months until the planned end of the arrangement.")
+    contract_period: int | None = Field(
+        default=None, ge=1, le=MAX_TERM,
+        description="contractual and joint_commissioning only: months between the points at "
+        "which a member may leave (default 36 and 12).")
     lead: int = Field(
         default=0, ge=0, description="Index of the lead (hierarchically senior) member."
     )
@@ -157,6 +184,16 @@ class Scenario(BaseModel):
     @model_validator(mode="after")
     def _check_cross_fields(self) -> Scenario:
         n = len(self.members)
+        if self.form == "fixed_term" and self.term is None:
+            raise ValueError("term: a fixed_term form needs a term (the months until its "
+                             "planned end, an integer >= 1)")
+        if self.form != "fixed_term" and self.term is not None:
+            raise ValueError(f"term: only a fixed_term form has a term (form is "
+                             f"'{self.form}')")
+        if self.contract_period is not None and self.form not in DEFAULT_CONTRACT_PERIOD:
+            raise ValueError(
+                f"contract_period: only the {' and '.join(DEFAULT_CONTRACT_PERIOD)} forms have "
+                f"exit points (form is '{self.form}')")
         if self.lead >= n:
             raise ValueError(f"lead: {self.lead} is not a member index (allowed: 0 .. {n - 1})")
         previous = -1
@@ -176,6 +213,15 @@ class Scenario(BaseModel):
     def n_members(self) -> int:
         """Number of member organisations."""
         return len(self.members)
+
+    @property
+    def exit_period(self) -> int:
+        """Months between the points at which members may leave (1: any month; 0: never)."""
+        if self.form in ("merger", "fixed_term"):
+            return 0
+        if self.form in DEFAULT_CONTRACT_PERIOD:
+            return self.contract_period or DEFAULT_CONTRACT_PERIOD[self.form]
+        return 1
 
     def with_context(self, **changes: Any) -> Scenario:
         """Return a copy with partnership contexts (or ``members[i].field`` paths) changed.
@@ -227,6 +273,9 @@ class Scenario(BaseModel):
         data = self.model_dump(mode="json")
         if not data["contexts"]:
             del data["contexts"]
+        for key in ("term", "contract_period"):
+            if data[key] is None:
+                del data[key]
         data["members"] = [{k: v for k, v in m.items() if not (k == "contexts" and not v)}
                            for m in data["members"]]
         data["timeline"] = [
@@ -246,10 +295,12 @@ PARTNERSHIP_FIELDS: tuple[str, ...] = tuple(
     name
     for name in Scenario.model_fields
     if name not in {"name", "description", "entry_point", "members", "timeline", "lead",
-                    "contexts"}
+                    "contexts", "form", "term", "contract_period"}
 )
 MEMBER_FIELDS: tuple[str, ...] = tuple(
     n for n in Member.model_fields if n not in ("name", "contexts"))
+#: Fields ``with_values`` may change besides the contexts (the model validates them).
+_STRUCTURE = ("name", "description", "entry_point", "lead", "form", "term", "contract_period")
 _MEMBER_PATH = re.compile(r"members\[([0-9]+)\]\.(\w+)")
 #: A theory's own contexts: ``contexts.<name>`` or ``members[i].contexts.<name>``.
 _USER_PATH = re.compile(r"(?:members\[([0-9]+)\]\.)?contexts\.([a-z][a-z0-9_]*)")
@@ -381,7 +432,7 @@ def _check_change(where: str, key: str, value: Any, n_members: int, *, allow_str
         path = key
     else:
         allowed = PARTNERSHIP_FIELDS + (
-            ("name", "description", "entry_point", "lead") if allow_structure else ()
+            _STRUCTURE if allow_structure else ()
         )
         if key not in allowed:
             raise ValueError(
@@ -390,7 +441,7 @@ def _check_change(where: str, key: str, value: Any, n_members: int, *, allow_str
                 "contexts.<name> for a context the theory declares)"
             )
         path = key
-        if key in ("name", "description", "entry_point", "lead"):
+        if key in _STRUCTURE:
             return
     bounds = field_bounds(path)
     if bounds is None:

@@ -23,7 +23,7 @@ from cmo_sim.core.runner import TRAJECTORY_VARIABLES, RunOutput, run
 from cmo_sim.core.state import COUNTERS
 from cmo_sim.params import compile_params
 from cmo_sim.results import SUMMARY_COLUMNS, summarise
-from cmo_sim.scenario import ENTRY_POINTS, MEMBER_FIELDS, PARTNERSHIP_FIELDS, field_bounds
+from cmo_sim.scenario import ENTRY_POINTS, FORMS, MEMBER_FIELDS, PARTNERSHIP_FIELDS, field_bounds
 
 SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios"
 THEORY = cmo_sim.load_theory()
@@ -102,6 +102,12 @@ def scenarios(draw, min_members: int = 2, max_members: int = 8, last_step: int =
     data = {name: draw(_values(name, spread)) for name in PARTNERSHIP_FIELDS}
     data["entry_point"] = draw(st.none() | st.sampled_from(ENTRY_POINTS))
     data["lead"] = draw(st.integers(0, n - 1))
+    # Every form, so the engines are compared on each form's end rules too.
+    data["form"] = draw(st.sampled_from(FORMS))
+    if data["form"] == "fixed_term":
+        data["term"] = draw(st.integers(1, last_step))
+    elif data["form"] in ("contractual", "joint_commissioning"):
+        data["contract_period"] = draw(st.integers(1, 24))
     data["members"] = [
         {name: draw(_values(f"members[{i}].{name}", spread)) for name in MEMBER_FIELDS}
         | {"name": f"org {chr(65 + i)}"}
@@ -413,10 +419,16 @@ def test_the_model_stops_after_its_steps_or_at_dissolution():
     while survivor.running:
         survivor.step()
     assert not survivor.dissolved and survivor.steps == 30
-    merger = PartnershipModel(_shipped("mandated_merger"), seed=5, steps=120)
+    merger = PartnershipModel(_shipped("entry_policy_directive"), seed=5, steps=120)
     while merger.running:
         merger.step()
     assert merger.dissolved and merger.steps == merger.dissolved_at + 1 < 120
+    # A fixed term (buddying: 24 months) stops at its term, completed.
+    buddy = PartnershipModel(_shipped("buddying"), seed=5, steps=120)
+    while buddy.running:
+        buddy.step()
+    assert buddy.completed and not buddy.dissolved and buddy.steps == 24
+    assert buddy.end_state == "completed"
     frozen = merger.final_state()
     merger.step()  # a dissolved partnership stays as it was
     after = merger.final_state()

@@ -353,8 +353,12 @@ def test_theory_graph_draws_one_path_per_rule_coloured_by_sign(tmp_path):
 
 # -- partnership ----------------------------------------------------------------------------------
 def test_partnership_marks_members_exits_dissolution_and_conflicts(results, tmp_path):
+    # The six providers as an alliance (members leave any month, not only at agreement ends).
+    alliance = cmo_sim.load_scenario(SCENARIOS[2]).with_values(
+        {"form": "alliance", "contract_period": None})
+    results = cmo_sim.simulate(alliance, runs=50, steps=STEPS, seed=3, record="trajectory")
     s = results.summary
-    candidates = s[(s.scenario == "aco_alliance") & s.dissolved & (s.exits > 1)]
+    candidates = s[s.dissolved & (s.exits > 1)]
     row = candidates.iloc[0]
     run = int(row["run"])
     fig = plot.partnership(results, run)

@@ -29,19 +29,21 @@ from cmo_sim.abm.agents import (
     ordered_sum,
     sigmoid,
 )
+from cmo_sim.core import ends
 from cmo_sim.core.runner import Record, RunOutput, record_steps, validate_record
 from cmo_sim.core.state import (
     CAUSE_FAITH,
     CAUSE_NAMES,
     CAUSE_NONE,
     CAUSE_TRUST,
+    COUNTERS,
     TRUST_ACCOUNT,
     State,
 )
 from cmo_sim.core.terms import modulator_value, reduce_pair, size_norm
 from cmo_sim.params import Params, compile_params
 from cmo_sim.rng import Stream, uniform
-from cmo_sim.scenario import Scenario, load_scenario
+from cmo_sim.scenario import FORMS, Scenario, load_scenario
 from cmo_sim.theory import Theory, load_theory
 
 __all__ = ["EVENT_COLUMNS", "Outlook", "PartnershipModel", "run_abm"]
@@ -291,6 +293,9 @@ class PartnershipModel(mesa.Model):
         self.terms = params.terms
         self.base: dict[str, float] = dict(params.baseline)
         self.lead = int(params.lead[0])
+        self.form = FORMS[int(params.form[0])]
+        self.exit_period = int(params.exit_period[0])
+        self.term = int(params.term[0])
         self.scenario_name = params.scenario_names[int(params.scenario[0])] if (
             params.scenario_names
         ) else "scenario"
@@ -412,6 +417,8 @@ class PartnershipModel(mesa.Model):
                 member.trust[partner.index] = clip(
                     level + b["trust_initial_noise"] * (2.0 * noise - 1.0), 0.02, 0.98)
             member.next_faith = member.faith
+        for member in self.members:  # what a like organisation joining in its place starts with
+            member.start_trust, member.start_faith = dict(member.trust), member.faith
         self.vision = ctx["shared_vision"]
         self.synergy = b["synergy_initial"]
         self.experience = clip(self._site("initial_experience", view, "run"), 0.0, 1.0)
@@ -424,10 +431,12 @@ class PartnershipModel(mesa.Model):
         self.dissolved = False
         self.dissolved_at = -1
         self.cause = CAUSE_NONE
-        self.counters = dict.fromkeys(
-            ("conflicts", "constructive", "destructive", "successes", "failures",
-             "dominations", "exits", "turnovers"), 0,
-        )
+        self.completed = False
+        self.achieved = False
+        self.ended_at = -1
+        self.synergy_recent = b["synergy_initial"]
+        self.success_recent = ends.SUCCESS_RECENT_INITIAL
+        self.counters = dict.fromkeys(COUNTERS, 0)
         self.synergy_sum = 0.0
         self.alive_steps = 0
         self.trust_account = dict.fromkeys(TRUST_ACCOUNT, 0.0)
@@ -441,7 +450,7 @@ class PartnershipModel(mesa.Model):
     def step(self) -> None:
         """Advance the partnership by one month (a dissolved one only clears its monthly events)."""
         t = self.steps - 1  # Mesa counts the steps taken, this one included
-        if self.dissolved:
+        if self.ended:
             self.achievement, self.step_conflicts, self.success = 0.0, 0, False
         else:
             ctx = self.timeline(t)
@@ -463,11 +472,12 @@ class PartnershipModel(mesa.Model):
             self.experience = view.next_experience
             self.power_and_domination(view)
             self.exit_and_dissolution(view)
+            self.form_ends(view)
             self.synergy_sum += self.synergy
             self.alive_steps += 1
         if self.datacollector is not None:
             self.datacollector.collect(self)
-        self.running = not self.dissolved and self.steps < self.horizon
+        self.running = not self.ended and self.steps < self.horizon
 
     def timeline(self, t: int) -> tuple[dict[str, float], list[dict[str, float]]]:
         """Scheduled context changes take effect at their month (scenario ``timeline``).
@@ -646,12 +656,17 @@ class PartnershipModel(mesa.Model):
         b = self.base
         trust_floor = self._site("trust_floor", view, "run")
         faith_floor = self._site("faith_floor", view, "run")
+        period = self.exit_period
+        may_leave = period > 0 and (view.t + 1) % period == 0
         leaving = []
+        view.below = []
         for member in view.active:
             given = member.trust_given(p for p in view.active if p is not member)
             cause = member.exit_decision(given, trust_floor, faith_floor)
             if cause != CAUSE_NONE:
-                leaving.append((member, cause, given))
+                view.below.append(cause)
+                if may_leave:
+                    leaving.append((member, cause, given))
         shock = self._site("exit_shock", view, "run")
         self.exit_shock = self.exit_shock * b["exit_shock_decay"]
         if leaving:
@@ -662,9 +677,10 @@ class PartnershipModel(mesa.Model):
             member.exit_cause = cause
             self._log_exit(view, member, cause, given, trust_floor, faith_floor, shock)
         self.counters["exits"] += len(leaving)
-        if len(view.active) - len(leaving) < 2:
+        if leaving and len(view.active) - len(leaving) < 2:
             self.dissolved = True
             self.dissolved_at = view.t
+            self.ended_at = view.t
             self.cause = (
                 CAUSE_TRUST if any(c == CAUSE_TRUST for _, c, _ in leaving) else CAUSE_FAITH
             )
@@ -675,6 +691,71 @@ class PartnershipModel(mesa.Model):
                 rules=self._rules_at(_FLOOR[self.cause]),
                 detail=f"fewer than two members left (remaining: {names})",
             )
+
+    def form_ends(self, view: Outlook) -> None:
+        """The end rules of the partnership's form, then the month's record of how it is going.
+
+        A merger whose member is below a floor may be reversed (the demerger site, a chance a
+        month); a network's places left in an earlier month are each taken by a like
+        organisation (the joining site), which starts with the trust and faith the place
+        started with; a fixed-term arrangement completes in the month of its term, with its
+        result (:mod:`cmo_sim.core.ends`).
+        """
+        t = view.t
+        if self.form == "merger" and not self.dissolved and view.below:
+            hazard = sigmoid(self._site("demerger", view, "run"))
+            if self._draw(t, Stream.DEMERGER) < hazard:
+                self.dissolved = True
+                self.dissolved_at = self.ended_at = t
+                self.cause = CAUSE_TRUST if CAUSE_TRUST in view.below else CAUSE_FAITH
+                self._log(t, "dissolution", CAUSE_NAMES[self.cause],
+                          rules=self._rules_at("demerger", _FLOOR[self.cause]),
+                          detail="de-merger: the merged organisations separate while a member "
+                                 "is below a floor")
+        if self.form == "network" and not self.dissolved:
+            open_places = [m for m in self.members
+                           if not m.active and 0 <= m.exit_step < t]
+            if open_places:
+                hazard = sigmoid(self._site("joining", view, "run"))
+                _, attributes = self.timeline(t)
+                joining = [m for m in open_places
+                           if self._draw(t, Stream.JOIN, m.index, 0) < hazard]
+                for m in joining:
+                    m.trust = dict(m.start_trust)
+                    m.faith = m.next_faith = m.start_faith
+                    m.intra_conflict = self.base["intra_initial"]
+                    m.culture = attributes[m.index]["culture"]
+                    m.active, m.exit_step, m.exit_cause = True, -1, CAUSE_NONE
+                for m in joining:
+                    for other in self.members:
+                        if other is not m:
+                            other.trust[m.index] = other.start_trust[m.index]
+                    self._log(t, "join", "membership", member=m.index,
+                              rules=self._rules_at("joining"),
+                              detail=f"a like organisation joins in the place of {m.name}")
+                self.counters["joins"] += len(joining)
+        self.synergy_recent, self.success_recent = ends.track(
+            self.synergy_recent, self.success_recent, self.synergy, self.success)
+        if t == self.term and not self.dissolved:
+            self.completed = True
+            self.achieved = bool(ends.achieved(self.success_recent))
+            self.ended_at = t
+            self._log(t, "completion", "achieved" if self.achieved else "not_achieved",
+                      detail=f"the fixed term ends; the year's share of tasks achieved is "
+                             f"{self.success_recent:.2f} (turnaround needs at least "
+                             f"{ends.STRUGGLE_SUCCESS:.2f})")
+
+    @property
+    def ended(self) -> bool:
+        """Dissolved or completed: the partnership's state no longer changes."""
+        return self.dissolved or self.completed
+
+    @property
+    def end_state(self) -> str:
+        """The end state now (:data:`cmo_sim.core.ends.END_STATES`)."""
+        code = ends.regime(self.dissolved, self.completed, self.synergy_recent,
+                           self.success_recent, self.steps)
+        return ends.END_STATES[int(code)]
 
     def _account(self, view: Outlook) -> None:
         """Add this month's trust account (the members' decided changes, split by part)."""
@@ -919,13 +1000,15 @@ class PartnershipModel(mesa.Model):
         """Mean synergy over the months the partnership was alive."""
         return self.synergy_sum / max(float(self.alive_steps), 1.0)
 
-    def snapshot(self, width: int | None = None) -> dict[str, np.ndarray]:
+    def snapshot(self, width: int | None = None, months: int | None = None
+                 ) -> dict[str, np.ndarray]:
         """The trajectory variables now, as the numpy runner records them (one run).
 
         Member variables are ``[width]`` (NaN / False for padding), run variables scalars;
         a dissolved run reports no achievement and no conflict events.
         """
         width = width or len(self.members)
+        months = self.steps if months is None else months
         out = {
             "trust": np.full(width, np.nan),
             "faith": np.full(width, np.nan),
@@ -942,6 +1025,8 @@ class PartnershipModel(mesa.Model):
             ambition=self.ambition,
             achievement=self.achievement, performance=self.performance,
             conflict_events=self.step_conflicts, vision=self.vision,
+            regime=ends.regime(self.dissolved, self.completed, self.synergy_recent,
+                               self.success_recent, months),
         )
         return out
 
@@ -983,6 +1068,9 @@ class PartnershipModel(mesa.Model):
             step_conflicts=run(self.step_conflicts, np.int64), active=active,
             exit_step=exit_step, exit_cause=exit_cause, dissolved=run(self.dissolved, bool),
             dissolved_at=run(self.dissolved_at, np.int64), cause=run(self.cause, np.int8),
+            completed=run(self.completed, bool), achieved=run(self.achieved, bool),
+            ended_at=run(self.ended_at, np.int64), synergy_recent=run(self.synergy_recent),
+            success_recent=run(self.success_recent),
             **{name: run(value, np.int64) for name, value in self.counters.items()},
             **{name: run(value) for name, value in self.trust_account.items()},
         )
@@ -994,6 +1082,7 @@ class PartnershipModel(mesa.Model):
             synergy_mean=np.array([self.synergy_mean]),
             steps_recorded=None,
             trajectories=None,
+            steps=self.steps,
         )
 
 
@@ -1042,4 +1131,4 @@ def run_abm(params: Params, steps: int, record: Record = "summary") -> RunOutput
             for name in snapshots[0][0]
         }
     return RunOutput(final=final, synergy_mean=synergy_mean, steps_recorded=recorded,
-                     trajectories=trajectories)
+                     trajectories=trajectories, steps=steps)

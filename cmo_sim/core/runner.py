@@ -7,6 +7,7 @@ from typing import Literal
 
 import numpy as np
 
+from cmo_sim.core.ends import regime
 from cmo_sim.core.mechanisms import msum
 from cmo_sim.core.state import State
 from cmo_sim.core.step import StepCache, init, step
@@ -20,7 +21,7 @@ Record = Literal["summary", "trajectory"] | int
 MEMBER_VARIABLES = ("trust", "faith", "intra_conflict", "active")
 RUN_VARIABLES = (
     "synergy", "inertia", "experience", "ambition", "achievement", "performance",
-    "conflict_events", "vision",
+    "conflict_events", "vision", "regime",
 )
 TRAJECTORY_VARIABLES = MEMBER_VARIABLES + RUN_VARIABLES
 
@@ -33,6 +34,7 @@ class RunOutput:
     synergy_mean: np.ndarray
     steps_recorded: np.ndarray | None
     trajectories: dict[str, np.ndarray] | None
+    steps: int = 0
 
 
 def validate_record(record: Record, steps: int) -> int | None:
@@ -56,8 +58,8 @@ def record_steps(steps: int, every: int) -> np.ndarray:
     return np.array([0] + [t for t in range(1, steps + 1) if t % every == 0], dtype=np.int64)
 
 
-def _snapshot(state: State, present: np.ndarray) -> dict[str, np.ndarray]:
-    """The trajectory variables of a state.
+def _snapshot(state: State, present: np.ndarray, months: int) -> dict[str, np.ndarray]:
+    """The trajectory variables of a state after ``months`` months.
 
     ``trust`` is the mean trust each member gives to the other original members; rows of
     members that have left stay as they were when they left (``active`` says who is in).
@@ -79,6 +81,8 @@ def _snapshot(state: State, present: np.ndarray) -> dict[str, np.ndarray]:
         "performance": state.performance.copy(),
         "conflict_events": state.step_conflicts.copy(),
         "vision": state.vision.copy(),
+        "regime": regime(state.dissolved, state.completed, state.synergy_recent,
+                         state.success_recent, months),
     }
 
 
@@ -96,9 +100,9 @@ COMPACT_BELOW = 0.95
 def run(params: Params, steps: int, record: Record = "summary") -> RunOutput:
     """Run every run of ``params`` for ``steps`` months, recording as asked.
 
-    Dissolution is absorbing and a dissolved run's state is frozen, so the loop stops computing
-    dissolved runs: every few steps it drops them from the working set (their final state is kept
-    aside). Each run's numbers are the same either way; only the work shrinks.
+    Dissolution and completion are absorbing and an ended run's state is frozen, so the loop
+    stops computing ended runs: every few steps it drops them from the working set (their
+    final state is kept aside). Each run's numbers are the same either way; only the work shrinks.
     """
     every = validate_record(record, steps)
     full = init(params)
@@ -110,7 +114,7 @@ def run(params: Params, steps: int, record: Record = "summary") -> RunOutput:
     buffers: dict[str, np.ndarray] | None = None
     frozen: list[tuple[np.ndarray, dict[str, np.ndarray], int]] = []
     if recorded is not None:
-        first = _snapshot(full, params.present)
+        first = _snapshot(full, params.present, 0)
         buffers = {
             k: np.empty((params.n_runs, recorded.size) + v.shape[1:], dtype=v.dtype)
             for k, v in first.items()
@@ -120,12 +124,12 @@ def run(params: Params, steps: int, record: Record = "summary") -> RunOutput:
     slot = 1
     cache = StepCache()
     for t in range(steps):
-        alive = ~work.dissolved
+        alive = ~work.ended
         if rows.size and alive.sum() < COMPACT_BELOW * rows.size:
             gone = ~alive
             _put(full, rows[gone], work.take(gone))
             if buffers is not None:
-                snap = _snapshot(work.take(gone), params.present[rows[gone]])
+                snap = _snapshot(work.take(gone), params.present[rows[gone]], t)
                 snap["conflict_events"][:] = 0  # a dissolved partnership has no more events
                 snap["achievement"][:] = 0.0
                 frozen.append((rows[gone], snap, slot))
@@ -138,14 +142,14 @@ def run(params: Params, steps: int, record: Record = "summary") -> RunOutput:
         synergy_sum[rows] += np.where(alive, work.synergy, 0.0)
         alive_steps[rows] += alive
         if buffers is not None and slot < recorded.size and recorded[slot] == t + 1:
-            for k, v in _snapshot(work, work_params.present).items():
+            for k, v in _snapshot(work, work_params.present, t + 1).items():
                 buffers[k][rows, slot] = v
             slot += 1
     _put(full, rows, work)
-    # Per-month fields of a run dissolved before the last month read as they would after one
-    # more month as a dissolved run (no task, no conflict, no achievement), however early the
+    # Per-month fields of a run ended before the last month read as they would after one
+    # more month as an ended run (no task, no conflict, no achievement), however early the
     # working set dropped it.
-    done = full.dissolved & (full.dissolved_at < steps - 1)
+    done = full.ended & (full.ended_at < steps - 1)
     full.success[done] = False
     full.step_conflicts[done] = 0
     full.achievement[done] = 0.0
@@ -158,4 +162,5 @@ def run(params: Params, steps: int, record: Record = "summary") -> RunOutput:
         synergy_mean=synergy_sum / np.maximum(alive_steps, 1.0),
         steps_recorded=recorded,
         trajectories=buffers,
+        steps=steps,
     )

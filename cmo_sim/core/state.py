@@ -23,6 +23,7 @@ COUNTERS = (
     "dominations",
     "exits",
     "turnovers",
+    "joins",
 )
 #: Where trust went, cumulated per run: what conflict resolutions, the task's outcome (rules
 #: reading task success or failure) and every other term took from (lost) and added to
@@ -62,8 +63,13 @@ class State:
     dissolved: ``[runs]`` bool, absorbing.
     dissolved_at: ``[runs]`` int, step of dissolution (-1 never).
     cause: ``[runs]`` int8, CAUSE_* code of the dissolution.
-    conflicts, constructive, destructive, successes, failures, dominations, exits, turnovers:
-        ``[runs]`` int64 cumulative event counters.
+    completed: ``[runs]`` bool, a fixed-term arrangement reached its term (absorbing).
+    achieved: ``[runs]`` bool, a completed arrangement achieved its aim (turnaround).
+    ended_at: ``[runs]`` int, step the run dissolved or completed (-1 in place).
+    synergy_recent, success_recent: ``[runs]`` float, the year's synergy and share of
+        successful task attempts (exponentially weighted, :mod:`cmo_sim.core.ends`).
+    conflicts, constructive, destructive, successes, failures, dominations, exits, turnovers,
+    joins: ``[runs]`` int64 cumulative event counters.
     trust_lost_conflict, trust_lost_task, trust_lost_other, trust_gained_conflict,
     trust_gained_task, trust_gained_other: ``[runs]`` float, the trust account
         (:data:`TRUST_ACCOUNT`): each month's change of every ordered pair's trust is split
@@ -90,6 +96,11 @@ class State:
     dissolved: np.ndarray
     dissolved_at: np.ndarray
     cause: np.ndarray
+    completed: np.ndarray
+    achieved: np.ndarray
+    ended_at: np.ndarray
+    synergy_recent: np.ndarray
+    success_recent: np.ndarray
     conflicts: np.ndarray
     constructive: np.ndarray
     destructive: np.ndarray
@@ -98,6 +109,7 @@ class State:
     dominations: np.ndarray
     exits: np.ndarray
     turnovers: np.ndarray
+    joins: np.ndarray
     trust_lost_conflict: np.ndarray
     trust_lost_task: np.ndarray
     trust_lost_other: np.ndarray
@@ -109,6 +121,11 @@ class State:
     def n_runs(self) -> int:
         """Number of runs."""
         return int(self.synergy.shape[0])
+
+    @property
+    def ended(self) -> np.ndarray:
+        """``[runs]`` bool, dissolved or completed: the run's state no longer changes."""
+        return self.dissolved | self.completed
 
     @property
     def inertia(self) -> np.ndarray:

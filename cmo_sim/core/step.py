@@ -17,13 +17,17 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from cmo_sim.core import ends
 from cmo_sim.core import mechanisms as m
 from cmo_sim.core.sites import ArrayView, add_prepared, add_terms, prepare
-from cmo_sim.core.state import CAUSE_FAITH, CAUSE_TRUST, TRUST_ACCOUNT, State
+from cmo_sim.core.state import CAUSE_FAITH, CAUSE_TRUST, COUNTERS, TRUST_ACCOUNT, State
 from cmo_sim.params import Params
 from cmo_sim.rng import Stream, uniform
+from cmo_sim.scenario import FORMS
 
 __all__ = ["Fixed", "StepCache", "fixed_terms", "init", "step"]
+
+_MERGER, _NETWORK = FORMS.index("merger"), FORMS.index("network")
 
 
 def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -113,10 +117,12 @@ def init(params: Params) -> State:
         dissolved=np.zeros(n_runs, dtype=bool),
         dissolved_at=np.full(n_runs, -1, dtype=np.int64),
         cause=np.zeros(n_runs, dtype=np.int8),
-        **{name: izeros.copy() for name in (
-            "conflicts", "constructive", "destructive", "successes", "failures",
-            "dominations", "exits", "turnovers",
-        )},
+        completed=np.zeros(n_runs, dtype=bool),
+        achieved=np.zeros(n_runs, dtype=bool),
+        ended_at=np.full(n_runs, -1, dtype=np.int64),
+        synergy_recent=np.full(n_runs, b["synergy_initial"]),
+        success_recent=np.full(n_runs, ends.SUCCESS_RECENT_INITIAL),
+        **{name: izeros.copy() for name in COUNTERS},
         **{name: zeros.copy() for name in TRUST_ACCOUNT},
     )
 
@@ -129,7 +135,7 @@ _CACHED = {
     "destructive_buffer": "run", "trust_change": "pair", "faith_change": "member",
     "intra_rise": "member", "intra_decay": "member", "vision_change": "run",
     "culture_pull": "run", "exit_shock": "run", "trust_floor": "run", "faith_floor": "run",
-    "turnover": "member", "learning": "run",
+    "turnover": "member", "learning": "run", "demerger": "run", "joining": "run",
 }
 
 
@@ -327,7 +333,7 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
     """
     ctx = params.contexts_at(t)
     b, terms = params.baseline, params.terms
-    alive = ~state.dissolved
+    alive = ~state.ended
     active = state.active & alive[:, None]
     fx = (cache if cache is not None else StepCache()).get(params, ctx, active, alive)
     w, pair_w, count = fx.w, fx.pair_w, fx.count
@@ -451,16 +457,23 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
     else:
         new_culture = culture.copy()
 
-    # Exits and dissolution: a member leaves below either floor; leaving shocks conflict.
+    # Exits and dissolution: a member below either floor leaves when the partnership's form
+    # lets it (any month, only at a contract point, or never: a merger, a fixed term); leaving
+    # shocks conflict.
     new_given = m.msum(new_trust * pair_w) / fx.row_count
-    by_trust, by_faith = m.exits(new_given, new_faith, active, site["trust_floor"][:, None],
-                                 site["faith_floor"][:, None])
+    below_trust, below_faith = m.exits(new_given, new_faith, active,
+                                       site["trust_floor"][:, None],
+                                       site["faith_floor"][:, None])
+    period = params.exit_period
+    may_leave = ((period > 0) & ((t + 1) % np.maximum(period, 1) == 0))[:, None]
+    by_trust, by_faith = below_trust & may_leave, below_faith & may_leave
     leaving = by_trust | by_faith
     still = active & ~leaving
     exit_shock = state.exit_shock * b["exit_shock_decay"]
     exit_step, exit_cause = state.exit_step.copy(), state.exit_cause.copy()
     dissolved, dissolved_at = state.dissolved.copy(), state.dissolved_at.copy()
     cause, exits = state.cause.copy(), state.exits.copy()
+    ended_at = state.ended_at.copy()
     moved = np.flatnonzero(m.many(leaving))  # runs a member left this month (few)
     if moved.size:
         gone, gone_trust = leaving[moved], by_trust[moved]
@@ -470,10 +483,65 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
                                      exit_cause[moved])
         exits[moved] += m.msum(gone.astype(np.int64))
         # With fewer than two members left the partnership dissolves.
-        ends = moved[m.msum(still[moved].astype(np.float64)) < 2]
-        dissolved[ends] = True
-        dissolved_at[ends] = t
-        cause[ends] = np.where(m.many(by_trust[ends]), CAUSE_TRUST, CAUSE_FAITH)
+        out = moved[m.msum(still[moved].astype(np.float64)) < 2]
+        dissolved[out] = True
+        dissolved_at[out] = t
+        ended_at[out] = t
+        cause[out] = np.where(m.many(by_trust[out]), CAUSE_TRUST, CAUSE_FAITH)
+    # A merger is a legal entity: it ends only by a de-merger, a rare event while a member
+    # is below a floor (site demerger).
+    below = below_trust | below_faith
+    split_rows = np.flatnonzero((params.form == _MERGER) & alive & m.many(below))
+    if split_rows.size:
+        hazard = m.sigmoid(site["demerger"][split_rows])
+        split = uniform(params.keys[split_rows], t, Stream.DEMERGER) < hazard
+        out = split_rows[split]
+        dissolved[out] = True
+        dissolved_at[out] = t
+        ended_at[out] = t
+        cause[out] = np.where(m.many(below_trust[out]), CAUSE_TRUST, CAUSE_FAITH)
+    # Networks recruit: a place left in an earlier month is taken by a like organisation
+    # (site joining), which starts with the trust and faith the place started with.
+    trust_out, faith_out, intra_out = new_trust, new_faith, new_intra
+    joins = state.joins
+    open_place = params.present & ~still & (exit_step >= 0) & (exit_step < t)
+    join_rows = np.flatnonzero((params.form == _NETWORK) & alive & ~dissolved
+                               & m.many(open_place))
+    if join_rows.size:
+        hazard = m.sigmoid(site["joining"][join_rows])
+        draw = uniform(params.keys[join_rows], t, Stream.JOIN,
+                       np.arange(params.n_members), 0)
+        joining = open_place[join_rows] & (draw < hazard[:, None])
+        rows = join_rows[m.many(joining)]
+        if rows.size:
+            joining = joining[m.many(joining)]
+            start = init(params.take(rows))
+            trust_out, faith_out, intra_out = new_trust.copy(), new_faith.copy(), new_intra.copy()
+            exit_step, exit_cause = exit_step.copy(), exit_cause.copy()
+            sub_trust = trust_out[rows]
+            sub_trust = np.where(joining[:, :, None] | joining[:, None, :], start.trust,
+                                 sub_trust)
+            trust_out[rows] = sub_trust
+            faith_out[rows] = np.where(joining, start.faith, faith_out[rows])
+            intra_out[rows] = np.where(joining, start.intra_conflict, intra_out[rows])
+            new_culture = new_culture.copy()
+            new_culture[rows] = np.where(joining, ctx.culture[rows], new_culture[rows])
+            still = still.copy()
+            still[rows] |= joining
+            exit_step[rows] = np.where(joining, -1, exit_step[rows])
+            exit_cause[rows] = np.where(joining, 0, exit_cause[rows])
+            joins = joins.copy()
+            joins[rows] += m.msum(joining.astype(np.int64))
+    # Where the month leaves each run: the year's record of synergy and tasks, and the end
+    # of a fixed term (with its result).
+    synergy_recent, success_recent = ends.track(state.synergy_recent, state.success_recent,
+                                                synergy, success)
+    completed, achieved = state.completed.copy(), state.achieved.copy()
+    due = (params.term == t) & alive & ~dissolved
+    if due.any():
+        completed[due] = True
+        achieved[due] = ends.achieved(success_recent[due])
+        ended_at[due] = t
     if conflict.shape[1]:
         step_conflicts = m.msum(conflict.astype(np.int64))
         constructive = state.constructive + m.msum(constructive_pair.astype(np.int64))
@@ -483,9 +551,9 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
         constructive, destructive = state.constructive + 0, state.destructive + 0
 
     new = {
-        "trust": new_trust,
-        "faith": new_faith,
-        "intra_conflict": new_intra,
+        "trust": trust_out,
+        "faith": faith_out,
+        "intra_conflict": intra_out,
         "culture": new_culture,
         "vision": new_vision,
         "synergy": synergy,
@@ -502,6 +570,11 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
         "dissolved": dissolved,
         "dissolved_at": dissolved_at,
         "cause": cause,
+        "completed": completed,
+        "achieved": achieved,
+        "ended_at": ended_at,
+        "synergy_recent": synergy_recent,
+        "success_recent": success_recent,
         "conflicts": state.conflicts + step_conflicts,
         "constructive": constructive,
         "destructive": destructive,
@@ -510,9 +583,10 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
         "dominations": state.dominations + (fx.dominated & alive),
         "exits": exits,
         "turnovers": state.turnovers + m.msum(turned.astype(np.int64)),
+        "joins": joins,
         **{name: getattr(state, name) + value for name, value in account.items()},
     }
-    dead = np.flatnonzero(state.dissolved)
+    dead = np.flatnonzero(state.ended)
     if dead.size:
         # A dissolved partnership stays as it was; its month reads as no task, no conflict.
         _restore(new, state, dead)

@@ -340,6 +340,17 @@ SITES: dict[str, Site] = {s.name: s for s in (
     _site("exit_shock", "run", "month", 0.0, "conflict logit per departing member",
           "Conflict shock each departing member adds (decays by exit_shock_decay a month).",
           {"conflict": 1, "trust": -1, "dissolution": 1}, ("conflict",)),
+    _site("demerger", "run", "month", "demerger_intercept",
+          "logit of a monthly de-merger while a member is below a floor",
+          "A merger is one legal entity: its members cannot leave. While a member's trust or "
+          "faith is below its floor, the merger may be reversed (a de-merger, which dissolves "
+          "it) with this chance a month; merger form only.",
+          {"dissolution": 1}, ("critical_trust_threshold", "faith_collapse"), modulators=()),
+    _site("joining", "run", "month", "join_intercept",
+          "logit of a monthly join into each vacated place",
+          "A network recruits: each place a member left in an earlier month is taken by a like "
+          "organisation with this chance a month; network form only.",
+          {"dissolution": -1}, ("coordination",), modulators=()),
     _site("trust_floor", "run", "month", 0.0, "trust",
           "A member whose mean trust in its partners falls below this leaves.",
           {"dissolution": 1}, ("critical_trust_threshold",), kind="floor", compares="trust"),

@@ -13,6 +13,7 @@ from scipy import stats
 
 from cmo_sim._errors import closest
 from cmo_sim._simulate import simulate
+from cmo_sim.core.ends import END_STATES
 from cmo_sim.core.state import CAUSE_NAMES, COUNTERS
 from cmo_sim.results import SUMMARY_COLUMNS, Results
 from cmo_sim.scenario import (
@@ -90,6 +91,8 @@ def _check_summary(results: Results, steps: int | None, problems: list[str]) -> 
         bad = ~np.isfinite(numeric[column].to_numpy(dtype=float))
         if column == "dissolved_at":  # missing for a run that did not dissolve
             bad &= s["dissolved"].to_numpy(bool)
+        if column == "ended_at":  # missing for a run still in place
+            bad &= s["end_state"].isin(["dissolved", "completed"]).to_numpy()
         _report(problems, f"{column} is NaN or infinite", bad, runs)
     for column in ("trust_final", "faith_final", "synergy_mean", "synergy_final"):
         v = s[column].to_numpy(float)
@@ -121,11 +124,35 @@ def _check_summary(results: Results, steps: int | None, problems: list[str]) -> 
         _report(problems, f"counter {column} is negative", s[column].to_numpy() < 0, runs)
     _report(problems, "constructive + destructive resolutions differ from conflicts",
             s["constructive"] + s["destructive"] != s["conflicts"], runs)
+    state = s["end_state"].astype(str).to_numpy()
+    result = s["result"].astype(str).to_numpy()
+    ended_at = s["ended_at"].to_numpy(float)
+    completed = state == "completed"
+    _report(problems, "end_state is not one of " + ", ".join(END_STATES),
+            ~np.isin(state, END_STATES), runs)
+    _report(problems, "dissolved differs from end_state dissolved",
+            dissolved != (state == "dissolved"), runs)
+    _report(problems, "ended_at differs from the month of dissolution",
+            dissolved & (ended_at != at), runs)
+    _report(problems, "completed without a result or with a month outside the run",
+            completed & (~np.isin(result, ("achieved", "not_achieved")) | ~(ended_at >= 0)),
+            runs)
+    _report(problems, "a result for a run that did not complete", ~completed & (result != ""),
+            runs)
+    _report(problems, "completed but not a fixed-term arrangement",
+            completed & (s["form"].astype(str).to_numpy() != "fixed_term"), runs)
+    _report(problems, "ended but in no ended state", (ended_at >= 0) & ~(dissolved | completed),
+            runs)
+    _report(problems, "joins in a partnership that is not a network",
+            (s["joins"].to_numpy() > 0) & (s["form"].astype(str).to_numpy() != "network"), runs)
     if steps:
-        months = np.where(dissolved, at + 1, steps)
+        months = np.where(dissolved | completed, ended_at + 1, steps)
         _report(problems, "successes + failures differ from the months alive (one task a month)",
                 (s["successes"] + s["failures"]).to_numpy() != months, runs)
-    _report(problems, "dissolved without any exit", dissolved & (s["exits"].to_numpy() < 1), runs)
+    merger = s["form"].astype(str).to_numpy() == "merger"  # a de-merger needs no exit
+    _report(problems, "dissolved without any exit",
+            dissolved & ~merger & (s["exits"].to_numpy() < 1), runs)
+    _report(problems, "a merger member left", merger & (s["exits"].to_numpy() > 0), runs)
 
 
 def _check_trajectories(results: Results, problems: list[str]) -> None:
@@ -161,10 +188,19 @@ def _check_trajectories(results: Results, problems: list[str]) -> None:
                 .any(axis=1), runs)
     if "active" in traj:
         active = traj["active"].to_numpy().astype(bool)
+        network = s.loc[runs, "form"].astype(str).to_numpy() == "network"  # places refill
         _report(problems, "a member that left is active again",
-                (active[:, 1:] & ~active[:, :-1]).any(axis=(1, 2)), runs)
-    # Absorbing dissolution: recorded after the month of dissolution, nothing changes.
-    at = s.loc[runs, "dissolved_at"].to_numpy()
+                (active[:, 1:] & ~active[:, :-1]).any(axis=(1, 2)) & ~network, runs)
+    if "regime" in traj:
+        last = traj["regime"].to_numpy()[:, -1]
+        codes = {name: k for k, name in enumerate(END_STATES)}
+        final = np.array([codes.get(x, -1) for x in s.loc[runs, "end_state"].astype(str)])
+        if steps.size and int(steps[-1]) == results.meta.get("steps"):
+            _report(problems, "the last recorded regime differs from end_state",
+                    last != final, runs)
+    # Absorbing ends: recorded after the month a run dissolved or completed, nothing changes.
+    at = s.loc[runs, "ended_at"].to_numpy(float)
+    at = np.where(np.isnan(at), -1, at)
     after = (at[:, None] >= 0) & (steps[None, :] > at[:, None] + 1)  # [run, step]
     if after.any():
         for name in _FROZEN_VARIABLES:
@@ -183,7 +219,7 @@ def _check_trajectories(results: Results, problems: list[str]) -> None:
         for name in ("conflict_events", "achievement"):
             if name in traj:
                 v = traj[name].to_numpy()
-                _report(problems, f"trajectory {name} is not 0 after dissolution",
+                _report(problems, f"trajectory {name} is not 0 after the end",
                         ((v != 0) & after).any(axis=1), runs)
 
 

@@ -16,8 +16,10 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from cmo_sim._errors import ScenarioError, closest
 from cmo_sim.scenario import (
+    DEFAULT_CONTRACT_PERIOD,
     ENTRY_POINT_PRESETS,
     ENTRY_POINTS,
+    FORMS,
     MAX_MEMBERS,
     MEMBER_FIELDS,
     PARTNERSHIP_FIELDS,
@@ -124,6 +126,7 @@ def scenarios(
     members: int | SearchStrategy[int] = 4,
     entry_points: bool | Sequence[str] | SearchStrategy = False,
     timelines: bool | int | SearchStrategy = False,
+    forms: bool = False,
     **fixed: Any,
 ) -> SearchStrategy[Scenario]:
     """Scenarios valid by construction: every context and member attribute drawn in range.
@@ -140,6 +143,10 @@ def scenarios(
     timelines : bool, int or strategy
         ``False``: no timeline. ``True`` or an int ``k``: up to 3 (or ``k``) scheduled changes of
         one context or member attribute each, at months 0 .. 60.
+    forms : bool
+        ``False``: every scenario is an alliance. ``True``: any partnership form, with a term
+        (1 .. 60 months) for a fixed-term arrangement and a contract period (1 .. 36 months)
+        for the forms that have one.
     **fixed : value or strategy
         Fixed contexts: a partnership context (``leadership=0.9``), a member attribute set for
         every member (``flexibility=st.floats(0.6, 1)``), one member's attribute
@@ -192,11 +199,13 @@ def scenarios(
             members = members.filter(lambda n: n >= least)
     elif isinstance(members, int) and not isinstance(members, bool):
         members = st.integers(2, members)
-    return _scenarios(members, entry_points, timelines, dict(fixed))
+    if not isinstance(forms, bool):
+        raise ValueError(f"forms: {forms!r} is not allowed (True or False)")
+    return _scenarios(members, entry_points, timelines, dict(fixed), forms)
 
 
 @st.composite
-def _scenarios(draw, members, entry_points, timelines, fixed) -> Scenario:
+def _scenarios(draw, members, entry_points, timelines, fixed, forms=False) -> Scenario:
     n = _drawn_int("members", draw(members), 2, MAX_MEMBERS)
     entry = draw(entry_points)
     if entry is not None and entry not in ENTRY_POINTS:
@@ -207,6 +216,13 @@ def _scenarios(draw, members, entry_points, timelines, fixed) -> Scenario:
     data: dict[str, Any] = {"name": "generated"}
     if entry:
         data["entry_point"] = entry
+    if forms:
+        form = draw(st.sampled_from(FORMS))
+        data["form"] = form
+        if form == "fixed_term":
+            data["term"] = draw(st.integers(1, 60))
+        elif form in DEFAULT_CONTRACT_PERIOD and draw(st.booleans()):
+            data["contract_period"] = draw(st.integers(1, 36))
     for name in PARTNERSHIP_FIELDS:
         if name in fixed:
             data[name] = draw(_strategy(fixed[name]))
@@ -399,7 +415,7 @@ _SITE_MAGNITUDE = {
     "faith_change": 0.05, "intra_rise": 1.0, "intra_decay": 1.0, "vision_change": 0.05,
     "culture_pull": 0.05, "exit_shock": 1.0, "trust_floor": 0.2, "faith_floor": 0.2,
     "achievement_value": 0.5, "exit_ease": 0.5, "initial_experience": 0.3, "turnover": 1.0,
-    "learning": 0.05,
+    "learning": 0.05, "demerger": 1.0, "joining": 1.0,
 }
 
 
