@@ -158,6 +158,13 @@ def test_measures_of_the_engine_add_up():
     by_24 = simulated_values(res, [Target("fixed", "share", 24, 0.5, 0.1, "t", "completed"),
                                    Target(NAME, "share", 24, 0.5, 0.1, "t", "completed")], 24)
     assert by_24[0] > 0.3 and by_24[1] == 0.0  # only the fixed-term partnership completes
+    # achieved: the completed runs whose result is achieved (turnaround), none before the term.
+    rows = res.summary[res.summary.scenario == "fixed"]
+    achieved = simulated_values(res, [Target("fixed", "achieved", 24, 0.5, 0.1, "t"),
+                                      Target("fixed", "achieved", 11, 0.5, 0.1, "t")], 24)
+    assert achieved[0] == pytest.approx((rows.result == "achieved").mean())
+    assert 0.0 < achieved[0] < by_24[0]
+    assert achieved[1] == 0.0  # the term ends in step 11: by month 11 (steps 0 .. 10), none
 
 
 def test_the_distance_is_the_largest_miss_in_tolerances():

@@ -188,12 +188,13 @@ def test_survival_curves_and_causes_add_up(results, tmp_path):
     rendered(fig, tmp_path)
     alive, causes = fig.axes
     assert len(alive.lines) == 3 and len(alive.collections) == 3
-    assert len(causes.lines) == 6
+    assert len(causes.lines) == 6  # no fixed term among them: no line of completions
     assert alive.get_xlabel() == causes.get_xlabel() == "month [months]"
     assert alive.get_ylabel() == "share still in place [0-1]"
-    assert causes.get_ylabel() == "cumulative share dissolved [0-1]"
+    assert causes.get_ylabel() == "cumulative share ended [0-1]"
     assert legend_texts(alive) == [f"{n} (n=50)" for n in NAMES]
-    assert legend_texts(causes) == ["trust collapse", "faith collapse"]
+    assert legend_texts(causes) == ["dissolved: trust collapse", "dissolved: faith collapse",
+                                    "completed (fixed term)"]
     shares = results.summary.groupby("scenario", sort=False)["dissolved"].mean()
     for k, line in enumerate(alive.lines):
         months, in_place = line.get_data()
@@ -202,6 +203,48 @@ def test_survival_curves_and_causes_add_up(results, tmp_path):
         assert in_place[-1] == pytest.approx(1 - shares.iloc[k])
         trust, faith = causes.lines[2 * k].get_ydata(), causes.lines[2 * k + 1].get_ydata()
         np.testing.assert_allclose(in_place + trust + faith, 1.0)
+
+
+def test_survival_counts_completed_fixed_terms_as_ended(tmp_path):
+    # Buddying ends at its 24-month term: in place falls to 0 there, with a flat band, and the
+    # completions' line rises to 1 at month 24 (the term's last month is step 23).
+    res = cmo_sim.simulate(ROOT / "scenarios" / "buddying.yaml", runs=40, steps=36, seed=2)
+    fig = plot.survival(res)
+    rendered(fig, tmp_path)
+    alive, causes = fig.axes
+    months, in_place = alive.lines[0].get_data()
+    assert np.all(in_place[months < 24] == 1.0) and np.all(in_place[months >= 24] == 0.0)
+    band = alive.collections[0].get_paths()[0].vertices
+    assert np.all(band[band[:, 0] > 24, 1] == 0.0)
+    trust, faith, completed = (line.get_ydata() for line in causes.lines)
+    np.testing.assert_allclose(in_place + trust + faith + completed, 1.0)
+    assert completed[24] == 1.0 and completed[23] == 0.0
+
+
+def test_end_states_stack_to_one_and_follow_the_summary(tmp_path):
+    res = cmo_sim.simulate([SCENARIOS[0], ROOT / "scenarios" / "buddying.yaml"], runs=40,
+                           steps=48, seed=2, record=6)
+    fig = plot.end_states(res)
+    rendered(fig, tmp_path)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in visible] == ["voluntary_alliance (n=40)",
+                                                  "buddying (n=40)"]
+    for ax, name in zip(visible, ("voluntary_alliance", "buddying"), strict=True):
+        layers = ax.collections
+        assert len(layers) == 4
+        tops = np.array([p.get_paths()[0].vertices[:, 1].max() for p in layers])
+        assert tops.max() == pytest.approx(1.0)
+        mine = res.summary[res.summary.scenario == name]
+        # The last month's stack: the summary's end states.
+        codes = res.trajectories["regime"].sel(step=48).to_numpy()[
+            (res.trajectories["scenario"] == name).to_numpy()]
+        for k, state in enumerate(("thriving", "struggling", "dissolved", "completed")):
+            assert (codes == k).mean() == pytest.approx((mine.end_state == state).mean())
+    assert (res.summary[res.summary.scenario == "buddying"].end_state == "completed").all()
+    with pytest.raises(ValueError, match="no trajectories recorded"):
+        plot.end_states(cmo_sim.simulate(SCENARIOS[0], runs=3, steps=6))
+    with pytest.raises(ValueError, match="by: 'colour' is not a run coordinate"):
+        plot.end_states(res, by="colour")
 
 
 def test_survival_validates_arguments(results):
@@ -222,13 +265,12 @@ def test_regime_map_shows_the_majority_regime(grid, tmp_path):
     rendered(fig, tmp_path)
     (ax,) = fig.axes
     assert len(ax.images) == 1
-    assert legend_texts(ax) == ["synergy", "inertia", "dissolved"]
+    assert legend_texts(ax) == ["thriving", "struggling", "dissolved"]  # nothing completes
     assert ax.get_xlabel() == "leadership [0-1]"
     assert ax.get_ylabel() == "ambition_bias [-1, 1]"
     assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "0.5", "1"]
-    regime = np.where(grid.dissolved, "dissolved",
-                      np.where(grid.synergy_mean >= 0.6, "synergy", "inertia"))
-    order = ["synergy", "inertia", "dissolved"]
+    regime = grid.end_state.to_numpy()
+    order = ["thriving", "struggling", "dissolved", "completed"]
     counts = pd.crosstab([grid.ambition_bias, grid.leadership], regime).reindex(
         columns=order, fill_value=0)
     expected = counts.to_numpy().argmax(axis=1).reshape(2, 3)

@@ -89,6 +89,9 @@ def _value(results: Results, rows: np.ndarray, target: Target, steps: int) -> fl
         events = dissolved & (dissolved_at >= month - 12) & (dissolved_at < month)
         n_at_risk = int(at_risk.sum())
         return float(events.sum() / n_at_risk) if n_at_risk else math.nan
+    if target.measure == "achieved":
+        result = summary["result"].to_numpy(dtype=object)[rows]
+        return float(np.mean((result == "achieved") & (ended < month)))
     if target.measure == "median_ended":
         ended_by = ended[ended < month]
         return float(np.median(ended_by)) if ended_by.size else math.nan

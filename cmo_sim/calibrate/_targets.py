@@ -52,9 +52,11 @@ MEASURES: dict[str, str] = {
     "hazard": "annual dissolution hazard: runs dissolved in months m-12 .. m-1 among those in "
               "place at month m-12",
     "median_ended": "median month of ending of the runs that ended by month m",
+    "achieved": "share of runs that completed a fixed term by month m with its aim achieved "
+                "(result achieved: turnaround)",
 }
 #: Measures whose value is a share in [0, 1].
-SHARE_MEASURES = ("in_place", "share", "dissolved_by", "hazard")
+SHARE_MEASURES = ("in_place", "share", "dissolved_by", "hazard", "achieved")
 
 _FIELDS = ("scenario", "measure", "month", "state", "value", "tolerance", "source")
 _REQUIRED = ("scenario", "measure", "month", "value", "tolerance", "source")

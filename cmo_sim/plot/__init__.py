@@ -8,8 +8,9 @@ returns the Figure, and works headless under the Agg backend.
 - :func:`differences`: a paired comparison (:func:`cmo_sim.compare`), outcome by outcome.
 - :func:`discovery`: a scenario discovery's peeling trajectory and box.
 - :func:`levers`: which context change, made when, moves an outcome most.
-- :func:`survival`: share of partnerships still in place over months, dissolution by cause.
-- :func:`regime_map`: an outcome or the majority regime over two sweep factors.
+- :func:`survival`: share of partnerships still in place over months, and how the others ended.
+- :func:`end_states`: share of runs thriving, struggling, dissolved and completed, month by month.
+- :func:`regime_map`: an outcome or the majority end state over two sweep factors.
 - :func:`sensitivity`: Sobol first-order and total indices.
 - :func:`theory_graph`: the programme theory as a context -> mechanism -> outcome network.
 - :func:`partnership`: one run's members (trust given, faith), exits, dissolution, conflicts.
@@ -17,6 +18,7 @@ returns the Figure, and works headless under the Agg backend.
 
 from cmo_sim.plot._differences import differences
 from cmo_sim.plot._discovery import discovery
+from cmo_sim.plot._end_states import end_states
 from cmo_sim.plot._levers import levers
 from cmo_sim.plot._partnership import partnership
 from cmo_sim.plot._style import PALETTE
@@ -32,6 +34,7 @@ __all__ = [
     "compare",
     "differences",
     "discovery",
+    "end_states",
     "levers",
     "partnership",
     "regime_map",

@@ -97,6 +97,17 @@ def _short(value: Any) -> str:
     return f"{value:.3g}" if isinstance(value, float | np.floating) else str(value)
 
 
+def months_to_end(summary: pd.DataFrame) -> np.ndarray:
+    """Months until each run ended, dissolved or completed (``ended_at + 1``); NaN in place.
+
+    Summaries without ``ended_at`` (written before end states existed) give the months to
+    dissolution.
+    """
+    if "ended_at" not in summary:
+        return months_to_dissolution(summary)
+    return summary["ended_at"].to_numpy(float) + 1.0
+
+
 def months_to_dissolution(summary: pd.DataFrame) -> np.ndarray:
     """Months until each run dissolved (``dissolved_at + 1``), NaN for runs still in place.
 

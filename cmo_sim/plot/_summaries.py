@@ -12,6 +12,7 @@ from cmo_sim.plot._style import (
     group_colour,
     group_label,
     months_to_dissolution,
+    months_to_end,
     panels,
     summary_frame,
 )
@@ -22,8 +23,9 @@ __all__ = ["compare", "survival"]
 _NOT_OUTCOMES = {"run", "point", "replicate"}
 #: Dissolution causes (``Results.summary["cause"]``): trust collapse is of inter-organisational
 #: origin, faith collapse of intra-organisational origin.
-_CAUSES = {"trust": "trust collapse", "faith": "faith collapse"}
-_CAUSE_STYLES = {"trust": "-", "faith": "--"}
+_CAUSES = {"trust": "dissolved: trust collapse", "faith": "dissolved: faith collapse",
+           "completed": "completed (fixed term)"}
+_CAUSE_STYLES = {"trust": "-", "faith": "--", "completed": ":"}
 #: Points drawn per group in the strip (a fixed subsample keeps the figure light).
 _STRIP_POINTS = 300
 
@@ -174,23 +176,27 @@ def _kaplan_meier(ended: np.ndarray, horizon: int, months: np.ndarray):
     before = months < np.nanmin(ended[dissolved])
     low = np.where(before | ~np.isfinite(low), np.where(before, 1.0, low), low)
     high = np.where(before | ~np.isfinite(high), 1.0, high)
+    gone = in_place <= 0.0  # every run has ended: nothing is uncertain any more
+    low, high = np.where(gone, 0.0, low), np.where(gone, 0.0, high)
     return in_place, np.clip(np.nan_to_num(low, nan=0.0), 0, 1), np.clip(high, 0, 1)
 
 
 def survival(results, *, by: str | None = None, ax=None):
-    """Share of partnerships still in place over months, and dissolution by cause.
+    """Share of partnerships still in place over months, and how the others ended.
 
     The left panel shows, per group, the Kaplan-Meier estimate of the share still in place
-    (step curves with a 95% log-log band from :func:`scipy.stats.ecdf`). Every run is followed
-    to the simulated horizon (``results.meta["steps"]``), where runs still in place are
-    censored, so the estimate is the share of runs that have not dissolved by each month. The
-    right panel splits dissolution by cause: the cumulative share dissolved by trust collapse
-    (solid) and by faith collapse (dashed); in place + trust + faith = 1 at every month.
+    (step curves with a 95% log-log band from :func:`scipy.stats.ecdf`): a run leaves it when
+    it dissolves or completes a fixed term. Every run is followed to the simulated horizon
+    (``results.meta["steps"]``), where runs still in place are censored. The right panel
+    splits the endings: the cumulative share dissolved by trust collapse (solid), by faith
+    collapse (dashed) and completed (dotted, fixed-term arrangements); in place + the three =
+    1 at every month.
 
     Parameters
     ----------
     results : Results
-        With ``meta["steps"]`` and a summary with ``dissolved``, ``dissolved_at`` and ``cause``.
+        With ``meta["steps"]`` and a summary with ``dissolved``, ``dissolved_at`` and ``cause``
+        (and ``ended_at``, ``end_state`` where fixed terms complete).
     by : str, optional
         The summary column to group by: ``"scenario"`` for Results, ``"point"`` (labelled by its
         factor values) for SweepResults by default.
@@ -199,7 +205,7 @@ def survival(results, *, by: str | None = None, ax=None):
     Returns
     -------
     matplotlib.figure.Figure
-        Left: one band and one step line per group. Right: two step lines per group.
+        Left: one band and one step line per group. Right: three step lines per group.
     """
     summary = summary_frame(results)
     steps = _horizon(results)
@@ -211,12 +217,13 @@ def survival(results, *, by: str | None = None, ax=None):
             raise ValueError(f"results: the summary has no '{column}' column")
     by = default_by(results, by)
     groups = _groups(summary, by)
-    fig, (alive, causes), created = panels(ax, 2, what="survival (in place, by cause)",
+    fig, (alive, causes), created = panels(ax, 2, what="survival (in place, by ending)",
                                            figsize=(11, 4.6 + 0.18 * len(groups)))
     months = np.arange(steps + 1)
-    ended = months_to_dissolution(summary)
+    ended = months_to_end(summary)
     keys = summary[by].to_numpy()
-    cause = summary["cause"].astype(str).to_numpy()
+    way = np.where(summary["dissolved"].to_numpy(bool), summary["cause"].astype(str).to_numpy(),
+                   np.where(np.isfinite(ended), "completed", "none"))
     for k, g in enumerate(groups):
         colour = group_colour(k)
         mine = keys == g
@@ -227,8 +234,10 @@ def survival(results, *, by: str | None = None, ax=None):
         alive.step(months, in_place, where="post", color=colour, linewidth=2,
                    label=f"{group_label(results, by, g)} (n={n})")
         for name, style in _CAUSE_STYLES.items():
-            by_cause = ended[mine & (cause == name)]
-            incidence = np.array([(by_cause <= m).sum() for m in months]) / n
+            by_way = ended[mine & (way == name)]
+            if name == "completed" and not by_way.size:
+                continue
+            incidence = np.array([(by_way <= m).sum() for m in months]) / n
             causes.step(months, incidence, where="post", color=colour, linestyle=style,
                         linewidth=1.8)
     alive.set_ylim(-0.02, 1.02)
@@ -242,14 +251,14 @@ def survival(results, *, by: str | None = None, ax=None):
     causes.set_ylim(-0.02, 1.02)
     causes.set_xlim(0, steps)
     causes.set_xlabel("month [months]")
-    causes.set_ylabel("cumulative share dissolved [0-1]")
-    causes.set_title("Dissolution by cause (cumulative incidence)", fontsize=10)
+    causes.set_ylabel("cumulative share ended [0-1]")
+    causes.set_title("How they ended (cumulative incidence)", fontsize=10)
     causes.grid(alpha=0.3)
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], color="black", linestyle=style, label=_CAUSES[name])
                for name, style in _CAUSE_STYLES.items()]
-    causes.legend(handles=handles, title="cause (colour: as left)", fontsize=8,
+    causes.legend(handles=handles, title="ending (colour: as left)", fontsize=8,
                   title_fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2,
                   frameon=False)
     if created:

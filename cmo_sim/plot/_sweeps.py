@@ -21,9 +21,11 @@ from cmo_sim.plot._style import (
 
 __all__ = ["REGIMES", "classify_regimes", "regime_map", "sensitivity"]
 
-#: The regimes a run ends in, in legend order, with their colours.
-REGIMES = {"synergy": PALETTE[2], "inertia": PALETTE[1], "dissolved": PALETTE[3]}
-#: Mean synergy at or above which a run that did not dissolve counts as in the synergy regime.
+#: The end states a run can be in, in legend order, with their colours (docs/model.md 4.17).
+REGIMES = {"thriving": PALETTE[2], "struggling": PALETTE[1], "dissolved": PALETTE[3],
+           "completed": PALETTE[0]}
+#: For summaries without ``end_state`` (written before end states existed): mean synergy at or
+#: above which a run that did not dissolve counts as thriving.
 SYNERGY_THRESHOLD = 0.6
 #: A factor with more distinct values than this is binned (continuous designs: LHS, Sobol).
 _MAX_LEVELS = 20
@@ -32,23 +34,28 @@ _SOBOL_COLUMNS = ("S1", "S1_conf", "ST", "ST_conf")
 
 
 def classify_regimes(summary: pd.DataFrame) -> pd.Series:
-    """Each run's regime: dissolved, else synergy (mean synergy >= 0.6) or inertia.
+    """Each run's end state: thriving, struggling, dissolved or completed.
 
     Parameters
     ----------
     summary : DataFrame
-        With columns ``dissolved`` and ``synergy_mean``.
+        With the column ``end_state``; a summary without it (written before end states
+        existed) is classified from ``dissolved`` and ``synergy_mean``: dissolved, else
+        thriving (mean synergy >= 0.6) or struggling.
 
     Returns
     -------
     pandas.Series of str, aligned with ``summary``.
     """
+    if "end_state" in summary:
+        return pd.Series(summary["end_state"].astype(str).to_numpy(), index=summary.index,
+                         name="regime")
     for column in ("dissolved", "synergy_mean"):
         if column not in summary:
             raise ValueError(f"summary: no '{column}' column, needed to classify regimes")
     dissolved = summary["dissolved"].to_numpy(bool)
     synergy = summary["synergy_mean"].to_numpy(float) >= SYNERGY_THRESHOLD
-    regime = np.where(dissolved, "dissolved", np.where(synergy, "synergy", "inertia"))
+    regime = np.where(dissolved, "dissolved", np.where(synergy, "thriving", "struggling"))
     return pd.Series(regime, index=summary.index, name="regime")
 
 
@@ -84,10 +91,10 @@ def regime_map(sweep_results, x: str, y: str, outcome: str, *, agg: Literal["mea
         (a continuous design such as LHS or Sobol) is cut into ``bins`` equal-width bins.
     outcome : str
         A numeric summary column (``"dissolved"`` gives the share dissolved, ``"dissolved_at"``
-        the months to dissolution of dissolved runs), or ``"regime"``: each run is classified as
-        synergy (mean synergy >= 0.6, not dissolved), inertia (mean synergy < 0.6, not
-        dissolved) or dissolved, and each cell shows its majority regime (ties go to the
-        regime listed first) with the majority's share written in the cell.
+        the months to dissolution of dissolved runs), or ``"regime"``: each run's end state
+        (thriving, struggling, dissolved or completed: :func:`classify_regimes`), and each cell
+        shows its majority end state (ties go to the one listed first) with the majority's
+        share written in the cell.
     agg : "mean" or "median"
         How a numeric outcome is aggregated per cell.
     bins : int, optional
@@ -143,10 +150,12 @@ def regime_map(sweep_results, x: str, y: str, outcome: str, *, agg: Literal["mea
         cmap = mcolors.ListedColormap(list(REGIMES.values())).with_extremes(bad="white")
         panel.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=-0.5, vmax=len(names) - 0.5,
                      origin="lower", aspect="auto", interpolation="nearest")
-        handles = [Patch(facecolor=REGIMES[n], label=n) for n in names]
-        panel.legend(handles=handles, title="majority regime\n(cell: its share)", fontsize=8,
+        present = set(cells["regime"])
+        handles = [Patch(facecolor=REGIMES[n], label=n) for n in names
+                   if n in present or n != "completed"]
+        panel.legend(handles=handles, title="majority end state\n(cell: its share)", fontsize=8,
                      title_fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
-        title = "Majority regime per cell"
+        title = "Majority end state per cell"
         text_colour = np.full(shape, "white", dtype=object)
     else:
         if outcome == "dissolved_at":
