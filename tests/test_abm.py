@@ -612,3 +612,21 @@ def test_top_level_explain_is_the_mesa_engines_and_imports_mesa_lazily():
     at, dissolved = done.stdout.split()
     assert dissolved == str(bool(expected.loc[1, "dissolved"]))
     assert at == str(expected.loc[1, "dissolved_at"])  # nan if it lasted
+
+
+def test_explain_tells_each_form_s_ending():
+    # A fixed term completes with its result; a struggling merger is told as stuck; a
+    # de-merger is told as the merger being reversed (its members never left).
+    buddy = cmo_sim.explain(_shipped("buddying"), replicate=0)
+    result = "achieved" if buddy.summary["result"] == "achieved" else "not achieved"
+    assert buddy.summary["end_state"] == "completed"
+    assert f"The fixed term ended in month 23 and the turnaround was {result}" in buddy.story
+    assert set(buddy.events["mechanism"]) >= {"completion"}
+    merged = cmo_sim.simulate(_shipped("mandated_merger"), runs=200, seed=0).summary
+    stuck = int(merged.index[merged.end_state == "struggling"][0])
+    story = cmo_sim.explain(_shipped("mandated_merger"), replicate=stuck).story
+    assert "struggling: stuck in collaborative inertia" in story
+    split = int(merged.index[merged.dissolved][0])
+    reversed_ = cmo_sim.explain(_shipped("mandated_merger"), replicate=split)
+    assert reversed_.summary["exits"] == 0 and reversed_.summary["dissolved"]
+    assert "the merger was reversed: a de-merger dissolved it" in reversed_.story

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from cmo_sim.abm.model import PartnershipModel
+from cmo_sim.core import ends
 from cmo_sim.results import summarise
 from cmo_sim.scenario import Scenario
 from cmo_sim.theory import Theory
@@ -111,6 +112,8 @@ def tell_story(model: PartnershipModel, events: pd.DataFrame, summary: dict[str,
         f"{_count(summary['dominations'], 'month')} with domination, "
         f"{_count(summary['turnovers'], 'change')} of a member's leaders"
     )
+    if summary["joins"]:
+        opening += f", {_count(summary['joins'], 'organisation')} joining in places left"
     if trust is not None and len(trust) > 1:
         opening += f"; mean trust went from {trust.iloc[0]:.2f} to {trust.iloc[-1]:.2f}"
     sentences = [opening + ".", _account(summary)]
@@ -120,13 +123,23 @@ def tell_story(model: PartnershipModel, events: pd.DataFrame, summary: dict[str,
     for (month, cause), group in earlier.groupby(["step", "outcome"], sort=True):
         who = _join([names[int(m)] for m in group["member"]])
         sentences.append(f"{who} left in month {month} ({_ORIGIN[cause]}).")
-    if end is None:
-        basin = "synergy" if model.synergy >= 0.5 else "inertia"
+    year = (f"over the last year, synergy {model.synergy_recent:.2f} and "
+            f"{model.success_recent:.0%} of tasks achieved")
+    if model.completed:
+        result = ("the turnaround was achieved" if model.achieved
+                  else "the turnaround was not achieved")
+        sentences.append(
+            f"The fixed term ended in month {model.ended_at} and {result} ({year}; it needs "
+            f"at least {ends.STRUGGLE_SUCCESS:.0%} of the year's tasks achieved).")
+    elif end is None:
+        state = summary["end_state"]
         still = sum(m.active for m in model.members)
+        how = ("stuck in collaborative inertia" if state == "struggling"
+               else "not stuck in inertia")
         sentences.append(
             f"After {months} months the partnership was still running with {still} of "
-            f"{len(names)} members, in the {basin} basin (synergy {model.synergy:.2f}, mean "
-            f"faith {model.mean_faith:.2f}, performance {model.performance:.2f})."
+            f"{len(names)} members, {state}: {how} ({year}; mean faith "
+            f"{model.mean_faith:.2f}, performance {model.performance:.2f})."
         )
     else:
         sentences.append(_dissolution(model, events, summary, names))
@@ -139,6 +152,10 @@ def _dissolution(model: PartnershipModel, events: pd.DataFrame, summary: dict[st
     month, cause = int(summary["dissolved_at"]), str(summary["cause"])
     now = events[events["step"] == month]
     exits = now[now["mechanism"] == "exit"]
+    if exits.empty:  # a merger's members do not leave: it ends by a de-merger
+        floor = "trust in its partners" if cause == "trust" else "faith in the collaboration"
+        return (f"In month {month}, with a member's {floor} below the critical threshold, the "
+                f"merger was reversed: a de-merger dissolved it ({_ORIGIN[cause]}).")
     key = exits[exits["outcome"] == cause].iloc[0]
     member = int(key["member"])
     name = names[member]
