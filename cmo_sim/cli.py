@@ -227,11 +227,20 @@ def _os_error_line(exc: OSError) -> str:
 
 
 def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """Per-scenario table: dissolution share and month, causes, performance, synergy, trust."""
+    """Per-scenario table: end states, dissolution month and cause, performance, synergy, trust."""
     g = summary.groupby("scenario", sort=False)
+    state = summary["end_state"].astype(str) if "end_state" in summary else None
+    shares = {
+        name: (state == name).groupby(summary["scenario"], sort=False).mean()
+        for name in ("thriving", "struggling")
+    } if state is not None else {}
+    if state is not None and (state == "completed").any():
+        shares["completed"] = (state == "completed").groupby(summary["scenario"],
+                                                             sort=False).mean()
     table = pd.DataFrame(
         {
             "runs": g.size(),
+            **shares,
             "dissolved": g["dissolved"].mean(),
             "median_month": g["dissolved_at"].agg(
                 lambda x: float(x[x >= 0].median()) if (x >= 0).any() else float("nan")

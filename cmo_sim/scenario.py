@@ -29,6 +29,7 @@ __all__ = [
     "Member",
     "Scenario",
     "TimelineEvent",
+    "check_term",
     "check_theory_contexts",
     "field_bounds",
     "load_scenario",
@@ -289,6 +290,15 @@ class Scenario(BaseModel):
     def to_yaml(self) -> str:
         """YAML text that :func:`load_scenario` reads back into an equal scenario."""
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def check_term(scenario: Scenario, steps: int) -> None:
+    """ScenarioError if a fixed-term scenario's term lies beyond ``steps`` simulated months."""
+    if scenario.term is not None and scenario.term > steps:
+        raise ScenarioError(
+            f"scenario '{scenario.name}': term {scenario.term} is beyond the simulated steps "
+            f"({steps}): the arrangement would never reach its planned end (simulate at least "
+            f"{scenario.term} months, or shorten the term)")
 
 
 PARTNERSHIP_FIELDS: tuple[str, ...] = tuple(
@@ -568,7 +578,8 @@ def _describe(error: dict[str, Any]) -> str:
         return f"{path}: {shown} is not a finite number (NaN and infinity are not allowed)"
     if kind == "literal_error":
         allowed = ctx.get("expected", "")
-        hint = closest(value, ENTRY_POINTS) if isinstance(value, str) else ""
+        names = FORMS if path == "form" else ENTRY_POINTS
+        hint = closest(value, names) if isinstance(value, str) else ""
         return f"{path}: {shown} is not allowed{hint} (allowed: {allowed})"
     if kind in ("too_short", "too_long") and loc and loc[0] == "members" and len(loc) == 1:
         n = len(value) if hasattr(value, "__len__") else value

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import yaml
 from _budget import examples
+
+import cmo_sim
 from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
@@ -415,6 +417,17 @@ BAD_INPUTS = {
     ),
     "lead out of range": (mutate(("lead",), 2), ["lead", "2", "not a member index"]),
     "empty name": (mutate(("name",), ""), ["name", "length 0", "at least 1"]),
+    "unknown form": (mutate(("form",), "merge"), ["form", "'merge'", "did you mean 'merger'"]),
+    "fixed term without a term": (mutate(("form",), "fixed_term"),
+                                  ["term: a fixed_term form needs a term"]),
+    "term for an alliance": (mutate(("term",), 24),
+                             ["term: only a fixed_term form has a term", "'alliance'"]),
+    "term not a whole number": ({**mutate(("form",), "fixed_term"), "term": 2.5},
+                                ["term", "2.5"]),
+    "term of zero": ({**mutate(("form",), "fixed_term"), "term": 0}, ["term", "0"]),
+    "contract period for a merger": ({**mutate(("form",), "merger"), "contract_period": 12},
+                                     ["contract_period: only the contractual and "
+                                      "joint_commissioning forms", "'merger'"]),
 }
 
 
@@ -424,6 +437,34 @@ def test_bad_input_names_the_field_and_the_problem(data: dict[str, Any], expecte
     assert message.startswith("scenario: ")
     for fragment in expected:
         assert fragment in message, (fragment, message)
+
+
+def test_a_term_beyond_the_simulated_months_is_refused_before_any_work(monkeypatch):
+    buddying = load_scenario(SCENARIO_DIR / "buddying.yaml")
+    assert (buddying.form, buddying.term, buddying.exit_period) == ("fixed_term", 24, 0)
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("work started")
+
+    monkeypatch.setattr("cmo_sim._simulate.compile_params", no_work)
+    with pytest.raises(cmo_sim.ScenarioError, match="term 24 is beyond the simulated steps "
+                                                    r"\(23\)"):
+        cmo_sim.simulate(buddying, runs=5, steps=23)
+    sweep = cmo_sim.Sweep(base=buddying, vary={"term": [6, 36]}, design="grid")
+    with pytest.raises(cmo_sim.ScenarioError, match=r"vary\['term'\]: term 36"):
+        cmo_sim.run_sweep(sweep, steps=30)
+
+
+def test_forms_set_when_members_may_leave():
+    base = load_scenario(SCENARIO_DIR / "voluntary_alliance.yaml")
+    periods = {form: base.with_values(
+        {"form": form, **({"term": 12} if form == "fixed_term" else {})}).exit_period
+        for form in cmo_sim.scenario.FORMS}
+    assert periods == {"alliance": 1, "network": 1, "merger": 0, "fixed_term": 0,
+                       "joint_commissioning": 12, "contractual": 36}
+    assert base.with_values({"form": "contractual", "contract_period": 60}).exit_period == 60
+    again = load_scenario(base.with_values({"form": "fixed_term", "term": 9}).to_dict())
+    assert (again.form, again.term, again.contract_period) == ("fixed_term", 9, None)
 
 
 def test_several_problems_are_summarised_not_flooded():

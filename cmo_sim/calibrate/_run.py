@@ -34,7 +34,7 @@ from cmo_sim.calibrate._targets import (
     targets_frame,
 )
 from cmo_sim.rng import normalise_seed
-from cmo_sim.scenario import Scenario
+from cmo_sim.scenario import Scenario, check_term
 from cmo_sim.theory import Theory, load_theory
 
 __all__ = ["MISSING_DISTANCE", "calibrate"]
@@ -174,6 +174,8 @@ def calibrate(
     elif not isinstance(theory, Theory):
         raise CalibrationError(f"theory: {theory!r} is not a Theory or a path to a theory file")
     scenario_list = as_scenarios(scenarios)
+    for scenario in scenario_list:
+        check_term(scenario, steps)
     target_list = load_targets(targets)
     check_targets(target_list, [s.name for s in scenario_list], steps,
                   end_states=_end_states_reported())

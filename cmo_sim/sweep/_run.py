@@ -13,10 +13,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from cmo_sim._errors import ScenarioError
 from cmo_sim._limits import check_sweep
 from cmo_sim._simulate import default_chunk_runs
 from cmo_sim.core.runner import Record, validate_record
 from cmo_sim.rng import normalise_seed
+from cmo_sim.scenario import check_term
 from cmo_sim.sweep.designs import Sweep, check_theory_factors
 from cmo_sim.sweep.executors import (
     CHUNK_COLUMNS,
@@ -196,6 +198,14 @@ def run_sweep(
     elif not isinstance(theory, Theory):
         raise ValueError(f"theory: {theory!r} is not a Theory or a path to a theory file")
     check_theory_factors(sweep.paths, theory, sweep.factors)
+    check_term(sweep.base, steps)
+    if "term" in sweep.paths:
+        longest = int(max(sweep.values["term"]))
+        if longest > steps:
+            raise ScenarioError(
+                f"vary['term']: term {longest} is beyond the simulated steps ({steps}): those "
+                f"points would never reach their planned end (simulate at least {longest} "
+                "months)")
     label = executor if isinstance(executor, str) else type(executor).__name__
     runner = make_executor(executor)
     bar = None
