@@ -39,6 +39,8 @@ SCENARIOS = ROOT / "scenarios"
 FEATURED = ("voluntary_alliance", "mandated_merger", "modest_first_steps",
             "overambitious_integrated_care")
 SURVIVAL = (*FEATURED, "leadership_turnover", "aco_alliance")
+#: One scenario of each kind of ending: the end states over months.
+FORMS = ("voluntary_alliance", "mandated_merger", "buddying", "large_network")
 #: The partnership whose single-run history is drawn (six members, exits before dissolution).
 PARTNERSHIP = "aco_alliance"
 #: The regime-map grid: two contexts of the base scenario and their levels.
@@ -50,7 +52,7 @@ SOBOL_FACTORS = {"leadership": (0.0, 1.0), "shared_vision": (0.0, 1.0),
                  "conflict_resolution": (0.0, 1.0), "ambition_bias": (-1.0, 1.0)}
 SOBOL_OUTCOME = "performance"
 #: Figures copied small into docs/img for the README.
-README_FIGURES = ("trajectories", "survival", "regime_map", "theory_graph")
+README_FIGURES = ("trajectories", "survival", "end_states", "regime_map", "theory_graph")
 README_WIDTH_PX = 900
 README_DPI = 90
 README_MAX_BYTES = 150_000
@@ -224,6 +226,9 @@ def main(argv: list[str] | None = None) -> dict[str, Path]:
                              detailed.meta)
     figures["trajectories"] = plot.trajectories(subset, ("trust", "faith", "synergy"))
     figures["survival"] = plot.survival(detailed)
+    forms = cmo_sim.simulate([scenario(n) for n in FORMS], runs=args.runs, steps=args.steps,
+                             seed=args.seed, record=min(6, args.steps))
+    figures["end_states"] = plot.end_states(forms)
     run = telling_run(detailed, PARTNERSHIP)
     figures["partnership"] = plot.partnership(detailed, run)
 

@@ -452,7 +452,7 @@ def test_gallery_script_writes_every_figure(tmp_path, capsys):
     written = gallery.main(["--out", str(out), "--docs", str(docs), "--runs", "4",
                             "--steps", "24", "--sobol-samples", "8"])
     expected = {"compare_performance", "compare_dissolved_at", "trajectories", "survival",
-                "partnership", "regime_map", "regime_map_dissolved", "theory_graph",
+                "end_states", "partnership", "regime_map", "regime_map_dissolved", "theory_graph",
                 "theory_graph_ablated"}
     can_sobol = importlib.util.find_spec("SALib") is not None or (
         importlib.util.find_spec("cmo_sim.analysis") is not None
