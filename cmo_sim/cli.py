@@ -377,7 +377,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     results = run_sweep(
         sweep, steps=steps, seed=seed, theory=args.theory, executor=args.executor,
         store=args.store, record=spec.record, chunk_runs=args.chunk_runs,
-        progress=not args.quiet,
+        progress=not args.quiet, verify=args.verify,
     )
     meta = results.meta
     already = meta["n_chunks"] - meta["chunks_run"]
@@ -800,6 +800,9 @@ def _parser() -> argparse.ArgumentParser:
     _theory_option(sweep)
     sweep.add_argument("--chunk-runs", type=_positive, default=None,
                        help="runs per chunk (default: sized to memory; a store keeps its own)")
+    sweep.add_argument("--verify", choices=("full", "quick"), default="full",
+                       help="on resume, check the finished chunks' checksums (full, default) or "
+                       "only their files, row counts and run ranges (quick)")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
     sweep.set_defaults(func=_cmd_sweep)
 

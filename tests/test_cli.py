@@ -383,3 +383,30 @@ def test_output_cut_short_by_its_reader_ends_quietly() -> None:
     _, err = child.communicate(timeout=120)
     assert child.returncode == 0, err
     assert b"Traceback" not in err and b"BrokenPipe" not in err
+
+
+def test_sweep_verify_option_reaches_the_resume(tmp_path: Path, monkeypatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    import cmo_sim.sweep as sweep_module
+
+    sweep = tmp_path / "grid.yaml"
+    sweep.write_text(f"base: {ROOT / 'scenarios' / 'voluntary_alliance.yaml'}\ndesign: grid\n"
+                     "replicates: 2\nvary:\n  history: [0, 0.5]\nsteps: 6\n")
+    seen = []
+    real = sweep_module.run_sweep
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["verify"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "run_sweep", spy)
+    store = tmp_path / "s.parquet"
+    assert main(["sweep", str(sweep), "--store", str(store), "--quiet"]) == 0
+    assert main(["sweep", str(sweep), "--store", str(store), "--quiet", "--verify", "quick"]) == 0
+    assert seen == ["full", "quick"]
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        main(["sweep", str(sweep), "--store", str(store), "--verify", "fast"])
+    assert exited.value.code == 1
+    err = capsys.readouterr().err
+    assert "--verify" in err and "'fast'" in err and "full" in err
