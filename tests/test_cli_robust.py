@@ -357,3 +357,45 @@ def test_theory_check_keeps_each_problem_to_one_short_line(
     assert len(lines) == 1 + 50 + 1 and all(line.startswith(f"FAIL {many}: ")
                                             for line in lines[1:])
     assert lines[-1].endswith(" more problems")
+
+
+@pytest.mark.parametrize("kind", ["parquet", "zarr"])
+def test_a_disk_that_fills_during_a_sweep_loses_nothing(kind: str, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    # The disk fills while the third chunk is being written (half a file on disk): the
+    # command prints one line naming the cause, the two finished chunks stay recorded, no
+    # temporary file is left, and resuming once space is back gives what an uninterrupted
+    # sweep gives.
+    import cmo_sim.sweep.store as store_module
+    from cmo_sim.sweep import open_sweep
+
+    sweep = tmp_path / "grid.yaml"
+    sweep.write_text(f"base: {ROOT / 'scenarios' / 'voluntary_alliance.yaml'}\ndesign: grid\n"
+                     "replicates: 4\nvary:\n  history: [-0.5, 0, 0.5]\nsteps: 12\n")
+    store, whole = tmp_path / f"s.{kind}", tmp_path / f"whole.{kind}"
+    real = store_module._move_into_place
+    moved = []
+
+    def full_disk(tmp, target):
+        if len(moved) == 2:  # the third chunk is written in full but cannot be moved in
+            raise OSError(errno.ENOSPC, "No space left on device")
+        moved.append(target)
+        return real(tmp, target)
+
+    monkeypatch.setattr(store_module, "_move_into_place", full_disk)
+    command = ["sweep", str(sweep), "--store", str(store), "--chunk-runs", "2", "--quiet"]
+    assert main(command) == 1
+    assert error_line(capsys) == "No space left on device (free some space, or write elsewhere)"
+    assert [p.name for p in store.iterdir() if ".tmp-" in p.name] == []
+    with pytest.raises(ValueError, match="unfinished|not finished|chunks"):
+        open_sweep(store)
+    partial = open_sweep(store, allow_partial=True)
+    assert len(partial.summary) == 4  # the two finished chunks of two runs
+    monkeypatch.setattr(store_module, "_move_into_place", real)
+    assert main(command) == 0
+    assert main(["sweep", str(sweep), "--store", str(whole), "--chunk-runs", "2",
+                 "--quiet"]) == 0
+    resumed, uninterrupted = open_sweep(store).summary, open_sweep(whole).summary
+    assert resumed.equals(uninterrupted)
