@@ -399,3 +399,39 @@ def test_a_disk_that_fills_during_a_sweep_loses_nothing(kind: str, tmp_path: Pat
                  "--quiet"]) == 0
     resumed, uninterrupted = open_sweep(store).summary, open_sweep(whole).summary
     assert resumed.equals(uninterrupted)
+
+
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGKILL"])
+def test_a_killed_dask_sweep_leaves_no_work_on_the_cluster(stop: str, tmp_path: Path) -> None:
+    # The scheduler forgets every task of a sweep whose process was stopped (its client closed
+    # on SIGTERM, its connection lost on SIGKILL), so no chunk goes on running for nobody.
+    import distributed  # in the test extra
+
+    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                       protocol="tcp://", dashboard_address=None)
+    try:
+        scheduler = cluster.scheduler
+        sweep = tmp_path / "long.yaml"
+        sweep.write_text(f"base: {ROOT / 'scenarios' / 'voluntary_alliance.yaml'}\n"
+                         "replicates: 2000\nsteps: 120\nvary: {history: [-0.5, 0.5]}\n",
+                         encoding="utf-8")
+        store = tmp_path / "long.parquet"
+        child = subprocess.Popen(
+            [sys.executable, "-m", "cmo_sim.cli", "sweep", str(sweep), "--store", str(store),
+             "--executor", f"dask://{scheduler.address.removeprefix('tcp://')}",
+             "--chunk-runs", "50", "--quiet"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while not list(store.glob("chunk-*")):  # connected, and a chunk came back
+            assert child.poll() is None and time.monotonic() < deadline, child.stderr.read()
+            time.sleep(0.1)
+        assert scheduler.tasks  # chunks in flight
+        child.send_signal(getattr(signal, stop))
+        child.wait(timeout=60)
+        deadline = time.monotonic() + 30
+        while scheduler.tasks and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not scheduler.tasks, f"{len(scheduler.tasks)} tasks left on the scheduler"
+        assert "Traceback" not in child.stderr.read().decode()
+    finally:
+        cluster.close()
