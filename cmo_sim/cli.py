@@ -455,7 +455,8 @@ def _open_any(path: str):
     return open_results(path)
 
 
-PLOT_KINDS = ("trajectories", "compare", "survival", "partnership", "regime_map", "sensitivity")
+PLOT_KINDS = ("trajectories", "compare", "survival", "end_states", "partnership", "regime_map",
+              "sensitivity")
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
@@ -476,6 +477,8 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         fig = plot.compare(results, args.outcome or "performance", by=args.by)
     elif kind == "survival":
         fig = plot.survival(results, by=args.by)
+    elif kind == "end_states":
+        fig = plot.end_states(results, by=args.by)
     elif kind == "partnership":
         fig = plot.partnership(results, args.run)
     elif kind == "regime_map":

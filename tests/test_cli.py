@@ -222,13 +222,13 @@ def test_plot_every_results_kind(tmp_path: Path, capsys: pytest.CaptureFixture[s
     out = tmp_path / "o"
     assert main(["run", "--runs", "30", "--steps", "24", "--out", str(out), "--quiet"]) == 0
     pictures = {}
-    for kind in ("trajectories", "compare", "survival", "partnership"):
+    for kind in ("trajectories", "compare", "survival", "end_states", "partnership"):
         target = tmp_path / f"{kind}.png"
         assert main(["plot", str(out / "results"), "--kind", kind, "--out", str(target)]) == 0
         assert _png_ok(target), kind
         pictures[kind] = _pixels(target)
-    # Each kind draws its own figure (an ignored --kind would give four equal pictures).
-    assert len(set(pictures.values())) == 4
+    # Each kind draws its own figure (an ignored --kind would give five equal pictures).
+    assert len(set(pictures.values())) == 5
     capsys.readouterr()
     # Sweep-only kinds on plain results: one clear line, exit 1, no file.
     assert main(["plot", str(out / "results"), "--kind", "regime_map",
