@@ -572,13 +572,19 @@ def test_the_event_log_adds_up_to_the_summary_counters(name, replicate):
     assert count("domination") == summary["dominations"]
     assert count("exit") == summary["exits"]
     assert count("dissolution") == int(summary["dissolved"])
+    assert count("join") == summary["joins"]
+    assert count("completion") == int(summary["end_state"] == "completed")
     exits = events[events["mechanism"] == "exit"]
     assert (exits["value"] < exits["threshold"]).all()
     assert set(exits["outcome"]) <= {"trust", "faith"}
     assert events["step"].is_monotonic_increasing
-    for rules in events.loc[events["mechanism"] != "timeline", "rules"]:
+    # Every event cites the rules behind it; a form's own machinery (a join, the end of a
+    # fixed term) cites the rules at its site, of which the default theory has none.
+    machinery = events["mechanism"].isin(["join", "completion"])
+    for rules in events.loc[(events["mechanism"] != "timeline") & ~machinery, "rules"]:
         cited = rules.split(", ")
         assert cited and set(cited) <= set(THEORY.ids), rules
+    assert (events.loc[machinery, "rules"] == "").all()
 
 
 def test_the_log_records_timeline_changes_and_member_fallback_names():
