@@ -74,7 +74,8 @@ def test_the_package_exports_exactly_its_public_names():
               if not name.startswith("_") and not isinstance(value, types.ModuleType)}
     assert public == set(package.__all__)
     assert END_STATES == ("thriving", "struggling", "dissolved", "completed")
-    assert set(MEASURES) == {"in_place", "share", "dissolved_by", "hazard", "median_ended"}
+    assert set(MEASURES) == {"in_place", "share", "dissolved_by", "hazard", "median_ended",
+                             "achieved"}
     assert issubclass(CalibrationError, ValueError)
 
 
