@@ -20,8 +20,8 @@ sys.path.insert(0, str(ROOT / "tools"))
 import doc_blocks  # noqa: E402
 
 EXPERIMENTS = ROOT / "experiments"
-NAMES = ("entry_points", "ambition", "basins", "inertia_first", "conflict", "power",
-         "mandate_leadership", "timing")
+NAMES = ("calibrate_shipped", "entry_points", "ambition", "basins", "inertia_first", "conflict",
+         "power", "mandate_leadership", "timing")
 
 
 @pytest.fixture
@@ -57,6 +57,27 @@ def _run(load, name: str, tmp_path: Path, *args: str) -> dict:
 def test_every_experiment_is_tested():
     scripts = {p.stem for p in EXPERIMENTS.glob("*.py")} - {"_common", "gallery"}
     assert scripts == set(NAMES)
+
+
+def test_calibrate_shipped_fits_the_form_constants_and_reports_every_target(load, tmp_path,
+                                                                           capsys):
+    import yaml
+
+    module = load("calibrate_shipped")
+    out = tmp_path / "fit"
+    assert module.main(["--runs", "20", "--population", "6", "--generations", "1",
+                        "--table-runs", "20", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    chosen = yaml.safe_load((out / "chosen.yaml").read_text())
+    priors = yaml.safe_load((ROOT / "calibration" / "vary.yaml").read_text())
+    assert set(chosen) == set(priors) == {"join_intercept", "demerger_intercept"}
+    for name, (low, high) in priors.items():
+        assert low <= chosen[name] <= high
+    assert "2 constants fitted to 3 targets (large_network, mandated_merger)" in printed
+    targets = yaml.safe_load((ROOT / "calibration" / "targets.yaml").read_text())["targets"]
+    table = printed.split("every target at these constants", 1)[1].split("saved to", 1)[0]
+    assert len(table.strip().splitlines()) == 1 + 1 + len(targets)  # title, header, rows
+    assert all(t["source"].strip() for t in targets)
 
 
 def test_entry_points(load, tmp_path):

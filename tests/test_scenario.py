@@ -11,11 +11,10 @@ from typing import Any
 import pytest
 import yaml
 from _budget import examples
-
-import cmo_sim
 from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
+import cmo_sim
 from cmo_sim import Scenario, ScenarioError, load_scenario
 from cmo_sim.scenario import (
     ENTRY_POINT_PRESETS,
