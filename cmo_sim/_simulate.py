@@ -64,6 +64,15 @@ def _progress(total: int, enabled: bool | None, desc: str):
     return tqdm(total=total, desc=desc, unit="run", unit_scale=True, leave=False)
 
 
+def as_theory(theory: Theory | str | os.PathLike | None, error: type = ValueError) -> Theory:
+    """``theory`` as a Theory: the default for None, loaded for a path; ``error`` otherwise."""
+    if theory is None or isinstance(theory, str | os.PathLike):
+        return load_theory(theory)
+    if not isinstance(theory, Theory):
+        raise error(f"theory: {theory!r} is not a Theory or a path to a theory file")
+    return theory
+
+
 def simulate(
     scenarios: Scenario | str | Path | Mapping | Sequence,
     *,
@@ -131,10 +140,7 @@ def simulate(
         raise ValueError(f"chunk_runs: {chunk_runs!r} is not allowed (an int >= 1)")
     every = validate_record(record, steps)
     seed_int = normalise_seed(seed)
-    if theory is None or isinstance(theory, str | os.PathLike):
-        theory = load_theory(theory)
-    elif not isinstance(theory, Theory):
-        raise ValueError(f"theory: {theory!r} is not a Theory or a path to a theory file")
+    theory = as_theory(theory)
     scenario_list = as_scenarios(scenarios)
     for scenario in scenario_list:
         check_term(scenario, int(steps))

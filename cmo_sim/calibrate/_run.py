@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cmo_sim._simulate import as_scenarios, simulate
+from cmo_sim._simulate import as_scenarios, as_theory, simulate
 from cmo_sim.calibrate._measures import record_for, simulated_values
 from cmo_sim.calibrate._priors import Prior, apply, check_vary
 from cmo_sim.calibrate._result import CalibrationResult, weighted_quantile
@@ -35,7 +35,7 @@ from cmo_sim.calibrate._targets import (
 )
 from cmo_sim.rng import normalise_seed
 from cmo_sim.scenario import Scenario, check_term
-from cmo_sim.theory import Theory, load_theory
+from cmo_sim.theory import Theory
 
 __all__ = ["MISSING_DISTANCE", "calibrate"]
 
@@ -169,10 +169,7 @@ def calibrate(
     workers = _whole("workers", workers, 1)
     predictive = _whole("predictive", predictive, 2)
     seed_int = normalise_seed(seed)
-    if theory is None or isinstance(theory, str | os.PathLike):
-        theory = load_theory(theory)
-    elif not isinstance(theory, Theory):
-        raise CalibrationError(f"theory: {theory!r} is not a Theory or a path to a theory file")
+    theory = as_theory(theory, CalibrationError)
     scenario_list = as_scenarios(scenarios)
     for scenario in scenario_list:
         check_term(scenario, steps)
