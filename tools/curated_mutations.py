@@ -67,8 +67,8 @@ MUTATIONS = (
     ),
     Mutation(
         "dissolve_below_three_numpy", "cmo_sim/core/step.py",
-        "ends = moved[m.msum(still[moved].astype(np.float64)) < 2]",
-        "ends = moved[m.msum(still[moved].astype(np.float64)) < 3]",
+        "out = moved[m.msum(still[moved].astype(np.float64)) < 2]",
+        "out = moved[m.msum(still[moved].astype(np.float64)) < 3]",
         CORE_TESTS, "a partnership dissolves when fewer than 3 members remain (numpy only)",
     ),
     Mutation(
