@@ -238,8 +238,12 @@ class Scenario(BaseModel):
     def with_values(self, changes: Mapping[str, Any]) -> Scenario:
         """Return a validated copy with values set at field paths like ``members[1].size``.
 
-        Changing ``entry_point`` does not re-apply its preset: every context of the copy keeps
-        its current value unless it is changed explicitly.
+        Changing ``entry_point`` re-applies presets: every context and member attribute that
+        either the old or the new entry point's preset sets, and that is not itself among
+        ``changes``, follows the change when it still holds the old preset's value (or the
+        default, where the old preset does not set it): it takes the new preset's value (or
+        the default). A value that differs from the old preset's was set for this scenario
+        and is kept.
 
         Raises
         ------
@@ -249,6 +253,9 @@ class Scenario(BaseModel):
         source = f"{self.name} (changed)"
         data = self.model_dump(mode="python")
         data["members"] = [dict(m) for m in data["members"]]
+        entry = changes.get("entry_point", self.entry_point)
+        if entry != self.entry_point and (entry is None or entry in ENTRY_POINT_PRESETS):
+            _switch_preset(data, self.entry_point, entry, set(changes))
         for path, value in changes.items():
             if not isinstance(path, str):
                 raise ScenarioError(f"{source}: {path!r} is not a field path (a string)")
@@ -516,6 +523,28 @@ def _apply_preset(data: dict[str, Any]) -> dict[str, Any]:
             {**member_defaults, **m} if isinstance(m, Mapping) else m for m in members
         ]
     return merged
+
+
+def _switch_preset(data: dict[str, Any], old: str | None, new: str | None,
+                   explicit: set[str]) -> None:
+    """Move the values an entry point's preset gave from ``old``'s preset to ``new``'s.
+
+    A value still equal to what ``old`` gives (its preset's value, else the field's default)
+    takes what ``new`` gives; any other value, and any path in ``explicit``, is kept.
+    """
+    before = dict(ENTRY_POINT_PRESETS.get(old, {})) if old else {}
+    after = dict(ENTRY_POINT_PRESETS.get(new, {})) if new else {}
+    member_before, member_after = before.pop("members", {}), after.pop("members", {})
+    for key in before.keys() | after.keys():
+        default = Scenario.model_fields[key].default
+        if key not in explicit and data[key] == before.get(key, default):
+            data[key] = after.get(key, default)
+    for i, member in enumerate(data["members"]):
+        for attr in member_before.keys() | member_after.keys():
+            default = Member.model_fields[attr].default
+            if (f"members[{i}].{attr}" not in explicit
+                    and member[attr] == member_before.get(attr, default)):
+                member[attr] = member_after.get(attr, default)
 
 
 # -- loading -------------------------------------------------------------------------------------

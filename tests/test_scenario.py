@@ -233,10 +233,30 @@ def test_with_context_returns_a_changed_copy_and_leaves_the_original():
     assert (renamed.members[0].name, renamed.name) == ("Trust A", "renamed")
 
 
-def test_with_context_does_not_reapply_a_preset():
-    original = load_scenario(valid_mapping())
-    changed = original.with_context(entry_point="policy_directive")
-    assert changed.entry_point == "policy_directive" and changed.mandated is False
+def test_changing_the_entry_point_reapplies_its_preset_to_contexts_left_at_preset_values():
+    original = load_scenario(valid_mapping())  # no entry point; leadership set to 0.6
+    threat = original.with_context(entry_point="competitive_threat")
+    assert threat.threat == 0.5  # the competitive_threat preset (docs/model.md 1.3)
+    directive = threat.with_context(entry_point="policy_directive")
+    # threat goes back to its default 0; the directive's own values come in, members' too.
+    assert (directive.threat, directive.mandated, directive.authenticity) == (0.0, True, 0.4)
+    assert [m.priority for m in directive.members] == [0.4, 0.4]
+    assert directive.leadership == 0.6  # not in any preset: untouched
+    back = directive.with_context(entry_point=None)
+    assert back.to_dict() == original.to_dict()
+
+
+def test_a_value_set_for_the_scenario_survives_an_entry_point_change():
+    original = load_scenario({**valid_mapping(), "entry_point": "innovation",
+                              "authenticity": 0.9})
+    assert (original.authenticity, original.shared_vision) == (0.9, 0.65)
+    changed = original.with_values({"entry_point": "funding_pressure", "pace": 0.3,
+                                    "members[0].resources": 0.8})
+    assert changed.authenticity == 0.9  # differs from the innovation preset's 0.7: kept
+    assert changed.shared_vision == 0.5  # the innovation preset's 0.65 goes back to default
+    assert changed.pace == 0.3  # given in the same call: wins over the new preset's 0.6
+    # members' own resources are 0.5 (the default): the preset's 0.4 applies unless given.
+    assert [m.resources for m in changed.members] == [0.8, 0.4]
 
 
 @pytest.mark.parametrize(

@@ -110,6 +110,11 @@ def test_point_scenarios_carry_values_and_entry_point_presets():
     assert innovation.entry_point == "innovation" and directive.mandated is True
     assert innovation.problem_simplicity == 0.35  # from the innovation preset
     assert innovation.shared_vision == 0.3  # a varied factor wins over the preset
+    # A sweep over entry_point alone varies every context its presets set (no silent no-op).
+    only = Sweep(BASE, vary={"entry_point": ["competitive_threat", "funding_pressure"]},
+                 replicates=1)
+    assert (only.scenario(0).threat, only.scenario(1).threat) == (0.5, BASE.threat)
+    assert only.scenario(1).pace == 0.6 and only.scenario(0).pace == BASE.pace
     assert directive.members[1].size == BASE.members[1].size
     size = Sweep(BASE, vary={"members[1].size": [250.0]}, replicates=1).scenario(0)
     assert size.members[1].size == 250.0 and size.members[0].size == BASE.members[0].size

@@ -23,7 +23,6 @@ import pandas as pd
 from cmo_sim._errors import ScenarioError, closest
 from cmo_sim._limits import check_design
 from cmo_sim.scenario import (
-    ENTRY_POINT_PRESETS,
     MEMBER_FIELDS,
     PARTNERSHIP_FIELDS,
     Scenario,
@@ -637,16 +636,11 @@ def _canonical(data: Any) -> str:
 
 
 def point_scenario(base: Scenario, values: Mapping[str, Any], name: str) -> Scenario:
-    """The base scenario with a design point's values (entry-point presets applied first)."""
-    changes: dict[str, Any] = {}
-    entry = values.get("entry_point")
-    if entry is not None:
-        preset = dict(ENTRY_POINT_PRESETS[entry])
-        for attr, value in preset.pop("members", {}).items():
-            for i in range(base.n_members):
-                changes[f"members[{i}].{attr}"] = value
-        changes.update(preset)
-    changes.update({path: value for path, value in values.items()
-                    if theory_factor(path) is None})
+    """The base scenario with a design point's values.
+
+    An ``entry_point`` value re-applies presets as :meth:`Scenario.with_values` does: the
+    contexts the base holds at its own preset's (or the default) value take the new preset's.
+    """
+    changes = {path: value for path, value in values.items() if theory_factor(path) is None}
     changes["name"] = name
     return base.with_values(changes)
