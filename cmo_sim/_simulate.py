@@ -15,7 +15,7 @@ from cmo_sim.core.runner import Record, run, validate_record
 from cmo_sim.params import compile_params
 from cmo_sim.results import Results, concat_results, summarise, trajectories_dataset
 from cmo_sim.rng import normalise_seed
-from cmo_sim.scenario import Scenario, check_term, load_scenario
+from cmo_sim.scenario import Scenario, check_steps, load_scenario
 from cmo_sim.theory import Theory, load_theory
 
 __all__ = ["ENGINES", "as_scenarios", "default_chunk_runs", "simulate"]
@@ -143,7 +143,7 @@ def simulate(
     theory = as_theory(theory)
     scenario_list = as_scenarios(scenarios)
     for scenario in scenario_list:
-        check_term(scenario, int(steps))
+        check_steps(scenario, int(steps))
     width = max(s.n_members for s in scenario_list)
     chunk = int(chunk_runs or default_chunk_runs(width, steps, every))
     check_simulate(n_scenarios=len(scenario_list), runs=int(runs), members=width,

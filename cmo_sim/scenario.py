@@ -29,7 +29,7 @@ __all__ = [
     "Member",
     "Scenario",
     "TimelineEvent",
-    "check_term",
+    "check_steps",
     "check_theory_contexts",
     "field_bounds",
     "load_scenario",
@@ -299,8 +299,18 @@ class Scenario(BaseModel):
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
 
-def check_term(scenario: Scenario, steps: int) -> None:
-    """ScenarioError if a fixed-term scenario's term lies beyond ``steps`` simulated months."""
+def check_steps(scenario: Scenario, steps: int) -> None:
+    """ScenarioError if the scenario schedules anything the ``steps`` simulated months miss.
+
+    A timeline event at month ``steps`` or later would never take effect, and a fixed-term
+    scenario's term beyond ``steps`` would never be reached.
+    """
+    late = [event.step for event in scenario.timeline if event.step >= steps]
+    if late:
+        raise ScenarioError(
+            f"scenario '{scenario.name}': timeline step {late[0]} is at or beyond the simulated "
+            f"steps ({steps}; months 0 to {steps - 1}): its changes would never take effect "
+            f"(simulate at least {late[0] + 1} months, or move the event earlier)")
     if scenario.term is not None and scenario.term > steps:
         raise ScenarioError(
             f"scenario '{scenario.name}': term {scenario.term} is beyond the simulated steps "

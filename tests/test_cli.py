@@ -53,6 +53,16 @@ def test_run_default_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert len(png) > 1000
 
 
+def test_run_refuses_a_recording_interval_beyond_the_steps(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # 500 > 24 months: only month 0 would be recorded, a blank figure.
+    out = tmp_path / "o"
+    assert main(["run", *SMALL, "--every", "500", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "every 500 months is more than the 24 simulated months" in err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
+
+
 def test_run_is_reproducible(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     tables = []
     for name in ("a", "b"):

@@ -160,7 +160,8 @@ BATCH_STEPS = 48
 @examples(40)
 @given(
     batch=st.lists(
-        generated_scenarios(members=6, timelines=True, entry_points=True), min_size=2, max_size=4,
+        generated_scenarios(members=6, timelines=True, entry_points=True, steps=BATCH_STEPS),
+        min_size=2, max_size=4,
     ),
     replicates=st.lists(st.integers(0, 10**6), min_size=1, max_size=3, unique=True),
     seed=st.integers(0, 2**64 - 1),

@@ -474,6 +474,23 @@ def test_a_term_beyond_the_simulated_months_is_refused_before_any_work(monkeypat
         cmo_sim.run_sweep(sweep, steps=30)
 
 
+def test_a_timeline_event_the_run_never_reaches_is_refused_before_any_work(monkeypatch):
+    base = load_scenario(valid_mapping())  # leadership falls to 0.2 at month 24
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("work started")
+
+    monkeypatch.setattr("cmo_sim._simulate.compile_params", no_work)
+    # Months 0 .. 23 are simulated with steps=24: the event at 24 would never act.
+    with pytest.raises(cmo_sim.ScenarioError, match=r"timeline step 24 is at or beyond the "
+                                                    r"simulated steps \(24; months 0 to 23\)"):
+        cmo_sim.simulate(base, runs=5, steps=24)
+    with pytest.raises(cmo_sim.ScenarioError, match="timeline step 24"):
+        cmo_sim.run_sweep(cmo_sim.Sweep(base=base, vary={"leadership": [0.3, 0.7]}), steps=10)
+    monkeypatch.undo()
+    assert len(cmo_sim.simulate(base, runs=2, steps=25).summary) == 2  # month 24 is reached
+
+
 def test_forms_set_when_members_may_leave():
     base = load_scenario(SCENARIO_DIR / "voluntary_alliance.yaml")
     periods = {form: base.with_values(

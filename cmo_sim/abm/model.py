@@ -43,7 +43,7 @@ from cmo_sim.core.state import (
 from cmo_sim.core.terms import modulator_value, reduce_pair, size_norm
 from cmo_sim.params import Params, compile_params
 from cmo_sim.rng import Stream, uniform
-from cmo_sim.scenario import FORMS, Scenario, check_term, load_scenario
+from cmo_sim.scenario import FORMS, Scenario, check_steps, load_scenario
 from cmo_sim.theory import Theory, load_theory
 
 __all__ = ["EVENT_COLUMNS", "Outlook", "PartnershipModel", "run_abm"]
@@ -263,7 +263,7 @@ class PartnershipModel(mesa.Model):
             if scenario is None:
                 raise ValueError("scenario: a scenario is needed (or a one-run params)")
             scenario = load_scenario(scenario)
-            check_term(scenario, int(steps))
+            check_steps(scenario, int(steps))
             if isinstance(replicate, bool) or not isinstance(replicate, int | np.integer) or (
                 replicate < 0
             ):

@@ -34,7 +34,7 @@ from cmo_sim.calibrate._targets import (
     targets_frame,
 )
 from cmo_sim.rng import normalise_seed
-from cmo_sim.scenario import Scenario, check_term
+from cmo_sim.scenario import Scenario, check_steps
 from cmo_sim.theory import Theory
 
 __all__ = ["MISSING_DISTANCE", "calibrate"]
@@ -172,7 +172,7 @@ def calibrate(
     theory = as_theory(theory, CalibrationError)
     scenario_list = as_scenarios(scenarios)
     for scenario in scenario_list:
-        check_term(scenario, steps)
+        check_steps(scenario, steps)
     target_list = load_targets(targets)
     check_targets(target_list, [s.name for s in scenario_list], steps,
                   end_states=_end_states_reported())

@@ -50,6 +50,10 @@ def validate_record(record: Record, steps: int) -> int | None:
         )
     if record < 1:
         raise ValueError(f"record: {record} is not allowed (every k steps needs k >= 1)")
+    if record > steps:
+        raise ValueError(
+            f"record: every {record} months is more than the {steps} simulated months, so only "
+            f"the initial state would be recorded (allowed: 1 to {steps})")
     return int(record)
 
 

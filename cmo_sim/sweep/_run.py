@@ -18,7 +18,7 @@ from cmo_sim._limits import check_sweep
 from cmo_sim._simulate import default_chunk_runs
 from cmo_sim.core.runner import Record, validate_record
 from cmo_sim.rng import normalise_seed
-from cmo_sim.scenario import check_term
+from cmo_sim.scenario import check_steps
 from cmo_sim.sweep.designs import Sweep, check_theory_factors
 from cmo_sim.sweep.executors import (
     CHUNK_COLUMNS,
@@ -198,7 +198,7 @@ def run_sweep(
     elif not isinstance(theory, Theory):
         raise ValueError(f"theory: {theory!r} is not a Theory or a path to a theory file")
     check_theory_factors(sweep.paths, theory, sweep.factors)
-    check_term(sweep.base, steps)
+    check_steps(sweep.base, steps)
     if "term" in sweep.paths:
         longest = int(max(sweep.values["term"]))
         if longest > steps:

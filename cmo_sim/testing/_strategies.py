@@ -127,6 +127,7 @@ def scenarios(
     entry_points: bool | Sequence[str] | SearchStrategy = False,
     timelines: bool | int | SearchStrategy = False,
     forms: bool = False,
+    steps: int = 120,
     **fixed: Any,
 ) -> SearchStrategy[Scenario]:
     """Scenarios valid by construction: every context and member attribute drawn in range.
@@ -142,11 +143,15 @@ def scenarios(
         preset sets are left to the preset (unless fixed).
     timelines : bool, int or strategy
         ``False``: no timeline. ``True`` or an int ``k``: up to 3 (or ``k``) scheduled changes of
-        one context or member attribute each, at months 0 .. 60.
+        one context or member attribute each, at months 0 .. 60 (and before ``steps``).
     forms : bool
         ``False``: every scenario is an alliance. ``True``: any partnership form, with a term
-        (1 .. 60 months) for a fixed-term arrangement and a contract period (1 .. 36 months)
-        for the forms that have one.
+        (1 .. 60 months, and at most ``steps``) for a fixed-term arrangement and a contract
+        period (1 .. 36 months) for the forms that have one.
+    steps : int
+        The months the scenarios will be simulated for (default 120): timeline events and
+        terms are drawn within them, since a simulation refuses a scenario whose timeline or
+        term lies beyond its steps.
     **fixed : value or strategy
         Fixed contexts: a partnership context (``leadership=0.9``), a member attribute set for
         every member (``flexibility=st.floats(0.6, 1)``), one member's attribute
@@ -201,11 +206,14 @@ def scenarios(
         members = st.integers(2, members)
     if not isinstance(forms, bool):
         raise ValueError(f"forms: {forms!r} is not allowed (True or False)")
-    return _scenarios(members, entry_points, timelines, dict(fixed), forms)
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps: {steps!r} is not allowed (an int >= 1)")
+    return _scenarios(members, entry_points, timelines, dict(fixed), forms, steps)
 
 
 @st.composite
-def _scenarios(draw, members, entry_points, timelines, fixed, forms=False) -> Scenario:
+def _scenarios(draw, members, entry_points, timelines, fixed, forms=False,
+               steps=120) -> Scenario:
     n = _drawn_int("members", draw(members), 2, MAX_MEMBERS)
     entry = draw(entry_points)
     if entry is not None and entry not in ENTRY_POINTS:
@@ -220,7 +228,7 @@ def _scenarios(draw, members, entry_points, timelines, fixed, forms=False) -> Sc
         form = draw(st.sampled_from(FORMS))
         data["form"] = form
         if form == "fixed_term":
-            data["term"] = draw(st.integers(1, 60))
+            data["term"] = draw(st.integers(1, min(60, steps)))
         elif form in DEFAULT_CONTRACT_PERIOD and draw(st.booleans()):
             data["contract_period"] = draw(st.integers(1, 36))
     for name in PARTNERSHIP_FIELDS:
@@ -252,7 +260,8 @@ def _scenarios(draw, members, entry_points, timelines, fixed, forms=False) -> Sc
         free_attributes = tuple(a for a in MEMBER_FIELDS
                                 if a not in fixed and not any(f.endswith(f".{a}") for f in fixed))
         events = []
-        for month in sorted(draw(st.sets(st.integers(0, TIMELINE_LAST_STEP), max_size=k))):
+        last = min(TIMELINE_LAST_STEP, steps - 1)
+        for month in sorted(draw(st.sets(st.integers(0, last), max_size=k))):
             if free_attributes and (not free_contexts or draw(st.booleans())):
                 path = f"members[{draw(st.integers(0, n - 1))}]." + draw(
                     st.sampled_from(free_attributes))
