@@ -36,7 +36,10 @@ SWEEPS = sorted((ROOT / "scenarios" / "sweeps").glob("*.yaml"))
 sys.path.insert(0, str(ROOT / "tools"))
 import user_reference  # noqa: E402
 
-jsonschema = pytest.importorskip("jsonschema")
+
+def _jsonschema():
+    """The jsonschema package (not a dependency of cmo-sim): the schema tests skip without it."""
+    return pytest.importorskip("jsonschema")
 
 
 @pytest.fixture(scope="module")
@@ -167,6 +170,7 @@ def test_every_command_and_option_is_on_the_page(page):
 # -- the JSON Schema ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def validator():
+    jsonschema = _jsonschema()
     schema = scenario_json_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
@@ -261,6 +265,7 @@ def test_the_schema_rejects_an_unknown_key_and_an_out_of_range_context(validator
 
 
 def test_the_schema_takes_the_contexts_a_theory_declares():
+    jsonschema = _jsonschema()
     theory = load_theory({
         "extends": "default",
         "contexts": [
