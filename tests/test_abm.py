@@ -587,6 +587,40 @@ def test_the_event_log_adds_up_to_the_summary_counters(name, replicate):
     assert (events.loc[machinery, "rules"] == "").all()
 
 
+@pytest.mark.parametrize(("name", "replicate"), EXPLAINED)
+def test_each_event_carries_its_own_change_which_adds_up_to_the_trust_account(name, replicate):
+    # The trust account (summary columns, mean over pairs summed over months) is computed
+    # apart from the log; an event's d_trust is its own part of the month's change, so the
+    # task events add up to the task account exactly, and in a dyad (two ordered pairs, each
+    # conflict's d_trust the mean of its two) the conflicts to the conflict account. A month's
+    # whole change repeated on every row, as before, would count each change many times.
+    explanation = explain(_shipped(name), seed=0, replicate=replicate)
+    events, summary = explanation.events, explanation.summary
+    tasks = events[events["mechanism"] == "task"]
+    assert tasks["d_trust"].sum() == pytest.approx(
+        summary["trust_gained_task"] + summary["trust_lost_task"], abs=1e-9)
+    conflicts = events[events["mechanism"] == "conflict"]
+    if _shipped(name).n_members == 2:
+        assert conflicts["d_trust"].sum() == pytest.approx(
+            summary["trust_gained_conflict"] + summary["trust_lost_conflict"], abs=1e-9)
+    # A constructive resolution gains trust and costs no faith; a destructive one loses trust.
+    constructive = conflicts["outcome"] == "constructive"
+    assert (conflicts.loc[constructive, "d_trust"] >= 0).all()
+    assert (conflicts.loc[constructive, "d_faith"] == 0).all()
+    assert (conflicts.loc[~constructive, "d_trust"] <= 0).all()
+    # Only the rules that acted are cited: the success loop with successes only (and with
+    # every success that moved trust), the failure loop likewise with failures, a
+    # destructive conflict's faith cost never with a constructive one.
+    cited = tasks["rules"].str.split(", ")
+    success, moved = tasks["outcome"] == "success", tasks["d_trust"] != 0
+    assert not any("trust.failure_loop" in r for r in cited[success])
+    assert not any("trust.success_loop" in r for r in cited[~success])
+    assert all("trust.success_loop" in r for r in cited[success & moved])
+    assert all("trust.failure_loop" in r for r in cited[~success & moved])
+    assert not any("faith.destructive_conflict" in r
+                   for r in conflicts.loc[constructive, "rules"])
+
+
 def test_the_log_records_timeline_changes_and_member_fallback_names():
     scenario = cmo_sim.load_scenario({
         "name": "turnover", "leadership": 0.8,

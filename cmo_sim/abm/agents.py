@@ -17,7 +17,7 @@ the engines equal to the last bit (or, where ``math`` and numpy's vectorised ``e
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import mesa
@@ -261,6 +261,23 @@ class Organisation(mesa.Agent):
         gained = b["constructive_gain"] if pair in view.constructive_pairs else 0.0
         lost = view.destructive_loss if pair in view.destructive_pairs else 0.0
         return gained - lost * distrust_odds(self.trust[partner.index])
+
+    def trust_share(self, partner: int, part: int) -> float:
+        """This month's change of trust in ``partner`` made by one part of the trust account.
+
+        ``part`` 0: the conflict's resolution, 1: the task's outcome, 2: everything else; the
+        decided change is shared among the parts in proportion to their terms.
+        """
+        account = self.account.get(partner)
+        return 0.0 if account is None else account[part] * account[3]
+
+    def faith_share(self, rules: Container[str]) -> float:
+        """This month's faith change made by the terms of ``rules`` (a proportional share)."""
+        total = ordered_sum(v for _, v in self.faith_terms)
+        if total == 0.0:
+            return 0.0
+        part = ordered_sum(v for r, v in self.faith_terms if r in rules)
+        return part * (self.next_faith - self.faith) / total
 
     def apply(self) -> None:
         """Make this month's decisions take effect (after every member has decided)."""

@@ -12,7 +12,7 @@ the numpy engine's ``(step, stream, i, j)`` counters, so both engines give the s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from os import PathLike
 from typing import Any
@@ -197,6 +197,16 @@ class Outlook:
         """1.0 if the term's target is the member (``i``) or partner (``j``) it acts on."""
         who = self.lead if name == "lead" else self.top
         return 1.0 if (i if shape == "member" else j) == who else 0.0
+
+
+def _split(text: str) -> list[str]:
+    """The rule ids of a comma-separated list."""
+    return [i for i in text.split(", ") if i]
+
+
+def _ids(*lists: Iterable[str]) -> str:
+    """Comma-separated rule ids of several lists, each once, in order."""
+    return ", ".join(dict.fromkeys(i for ids in lists for i in ids))
 
 
 def _merge(*lists: str) -> str:
@@ -638,10 +648,18 @@ class PartnershipModel(mesa.Model):
             return
         self.counters["dominations"] += 1
         member, partner, dominance = max(felt, key=lambda x: x[2])
+        # Logged after the month's changes were applied: the part of the member's trust
+        # change in the dominating partner made by the rules reading dominance.
+        readers = self._readers("dominance")
+        terms = member.trust_terms.get(partner.index, ())
+        total = ordered_sum(v for _, v in terms)
+        part = ordered_sum(v for r, v in terms if r in readers)
+        change = member.trust[partner.index] - member.previous_trust[partner.index]
         self._log(
             view.t, "domination", "dominated", member=member.index, partner=partner.index,
-            members=f"{member.name} by {partner.name}", rules=self._rules_reading("dominance"),
-            d_trust=member.trust[partner.index] - member.previous_trust[partner.index],
+            members=f"{member.name} by {partner.name}",
+            rules=_ids(r for r, v in terms if v != 0.0 and r in readers),
+            d_trust=part * change / total if total != 0.0 else 0.0,
             value=dominance, threshold=threshold,
             detail=f"{len(felt)} member(s) felt dominance above the threshold",
         )
@@ -689,7 +707,7 @@ class PartnershipModel(mesa.Model):
             self._log(
                 view.t, "dissolution", CAUSE_NAMES[self.cause],
                 members=", ".join(m.name for m, _, _ in leaving),
-                rules=self._rules_at(_FLOOR[self.cause]),
+                rules=_ids(self._contributors(_FLOOR[self.cause], view, "run")),
                 detail=f"fewer than two members left (remaining: {names})",
             )
 
@@ -798,6 +816,17 @@ class PartnershipModel(mesa.Model):
         ]
         return ", ".join(dict.fromkeys(ids))
 
+    def _contributors(self, name: str, view: Outlook, shape: str, i: int = -1,
+                      j: int = -1) -> list[str]:
+        """Ids of the rules whose term at site ``name`` is not zero this month (at ``i``, ``j``)."""
+        parts: list[tuple[str, float]] = list(self.fixed(name, view, shape, i, j)[1])
+        add_terms(0.0, self.terms[name].month, shape, view, i, j, parts)
+        return [rule for rule, value in parts if value != 0.0]
+
+    def _readers(self, *inputs: str) -> set[str]:
+        """Ids of the rules with a term that reads (or tests) any of ``inputs``."""
+        return set(_split(self._rules_reading(*inputs)))
+
     # -- the event log ------------------------------------------------------------------------
     def _log(self, step: int, mechanism: str, outcome: str, *, member: int = -1,
              partner: int = -1, members: str = "", rules: str = "", d_trust: float = _NAN,
@@ -824,31 +853,55 @@ class PartnershipModel(mesa.Model):
             self._log(t, "timeline", "changed", members="all", detail="; ".join(changed))
 
     def _log_month(self, view: Outlook) -> None:
-        """Log the task outcome and each conflict with the trust and faith changes they go with.
+        """Log the task outcome and each conflict, each with its own part of the month's changes.
 
-        Called after every member decided and before the decisions are applied. A task event
-        cites the rules at the task_logit site and those reading the task's outcome; a conflict
-        the rules at the conflict, resolution and destructive_buffer sites and those reading
-        destructive resolutions.
+        Called after every member decided and before the decisions are applied. The changes
+        of a month are split as the trust account splits them: a task event carries the part
+        of the trust change its outcome made (the ``task`` account: the terms reading the task's
+        success or failure), a conflict the part its resolution made between its two members
+        (the ``conflict`` account); the rest of the month's change (communication, leadership,
+        drift) belongs to no event. Faith moves with an event only through the rules that read
+        it (a destructive resolution, a change of leaders), shared equally among a member's
+        events of the kind that month. ``rules`` lists only the rules whose term was not zero:
+        for a task, those of the task's success logit and those through which its outcome
+        changed trust or faith; for a conflict, those of its pair's conflict hazard, of the
+        chance of resolving it constructively and, for a destructive one, of its buffer and
+        of the faith and trust changes it made.
         """
         pairs = [(m, p) for m in view.active for p in view.active if p is not m]
-        d_trust = ordered_sum(m.next_trust[p.index] - m.trust[p.index] for m, p in pairs)
-        d_faith = ordered_sum(m.next_faith - m.faith for m in view.active)
+        task_readers = self._readers("task_success", "task_failure")
+        task_faith = [m.faith_share(task_readers) for m in view.active]
         self._log(
             view.t, "task", "success" if view.success else "failure", members="all",
-            rules=_merge(self._rules_at("task_logit"),
-                         self._rules_reading("task_success" if view.success else "task_failure")),
-            d_trust=d_trust / max(float(len(pairs)), 1.0),
-            d_faith=d_faith / view.count, d_synergy=self.synergy - view.synergy_before,
+            rules=_ids(self._contributors("task_logit", view, "run"),
+                       (r for m in view.active for terms in m.trust_terms.values()
+                        for r, v in terms if v != 0.0 and r in task_readers),
+                       (r for m in view.active for r, v in m.faith_terms
+                        if v != 0.0 and r in task_readers)),
+            d_trust=ordered_sum(m.trust_share(p.index, 1) for m, p in pairs)
+            / max(float(len(pairs)), 1.0),
+            d_faith=ordered_sum(task_faith) / view.count,
+            d_synergy=self.synergy - view.synergy_before,
             value=view.p_success,
             detail=f"ambition {view.ambition:.2f}, success probability {view.p_success:.2f}",
         )
+        turnover_readers = self._readers("turnover")
         for member in view.active:
             if view.turnover.get(member.index, 0.0):
+                partners = [p for p in view.active if p is not member]
+                trust_parts = [
+                    ordered_sum(v for r, v in member.trust_terms.get(p.index, ())
+                                if r in turnover_readers) * member.account[p.index][3]
+                    for p in partners]
                 self._log(
                     view.t, "turnover", "leaders changed", member=member.index,
-                    members=member.name, rules=self._rules_reading("turnover"),
-                    d_faith=member.next_faith - member.faith,
+                    members=member.name,
+                    rules=_ids((r for r, v in member.faith_terms
+                                if v != 0.0 and r in turnover_readers),
+                               (r for p in partners for r, v in member.trust_terms.get(p.index, ())
+                                if v != 0.0 and r in turnover_readers)),
+                    d_trust=ordered_sum(trust_parts) / max(float(len(partners)), 1.0),
+                    d_faith=member.faith_share(turnover_readers),
                     value=view.experience, detail=(
                         f"senior leaders or partnership lead changed; experience of working "
                         f"together {view.experience:.2f} -> {view.next_experience:.2f}"),
@@ -856,6 +909,11 @@ class PartnershipModel(mesa.Model):
         by_index = {m.index: m for m in view.active}
         failure_rules = [t for t in self.terms["conflict"].month
                          if t.coef != 0.0 and t.input == "task_failure"]
+        destructive_readers = self._readers("destructive_resolution")
+        resolution_rules = self._contributors("resolution", view, "run")
+        buffer_rules = self._contributors("destructive_buffer", view, "run")
+        destructive_count = {m.index: sum(m.index in pair for pair in view.destructive_pairs)
+                             for m in view.active}
         for i, j in view.conflicts:
             first, second = by_index[i], by_index[j]
             constructive = (i, j) in view.constructive_pairs
@@ -864,19 +922,26 @@ class PartnershipModel(mesa.Model):
                 triggers.append("task failure")
             if self.exit_shock > 0.05:
                 triggers.append("improper exit")
-            sites = ("conflict", "resolution") if constructive else (
-                "conflict", "resolution", "destructive_buffer")
-            rules = self._rules_at(*sites)
-            if not constructive:
-                rules = _merge(rules, self._rules_reading("destructive_resolution"))
+            rules = [*self._contributors("conflict", view, "upair", i, j), *resolution_rules]
+            if constructive:
+                d_faith = 0.0
+            else:
+                both = (first, second)
+                rules += buffer_rules
+                rules += [r for m in both for r, v in m.faith_terms
+                          if v != 0.0 and r in destructive_readers]
+                rules += [r for m, other in ((first, j), (second, i))
+                          for r, v in m.trust_terms.get(other, ())
+                          if v != 0.0 and r in destructive_readers]
+                d_faith = 0.5 * ordered_sum(
+                    m.faith_share(destructive_readers) / destructive_count[m.index]
+                    for m in both)
             self._log(
                 view.t, "conflict", "constructive" if constructive else "destructive",
                 member=i, partner=j, members=f"{first.name} & {second.name}",
-                rules=rules,
-                d_trust=0.5 * ((first.next_trust[j] - first.trust[j])
-                               + (second.next_trust[i] - second.trust[i])),
-                d_faith=0.5 * ((first.next_faith - first.faith)
-                               + (second.next_faith - second.faith)),
+                rules=_ids(r for r in rules if not r.endswith(" resolution")),
+                d_trust=0.5 * (first.trust_share(j, 0) + second.trust_share(i, 0)),
+                d_faith=d_faith,
                 driver=", ".join(triggers),
                 detail="triggered by " + " and ".join(triggers) if triggers else "",
             )
@@ -893,9 +958,8 @@ class PartnershipModel(mesa.Model):
         shown = ", ".join(f"{k} {v:+.3f}" for k, v in sorted(parts.items(), key=lambda x: x[1])
                           if v < 0)
         partners = [p for p in view.active if p is not member]
-        rules = self._rules_at(_FLOOR[cause])
-        if shock != 0.0:
-            rules = _merge(rules, self._rules_at("exit_shock"))
+        rules = _ids(self._contributors(_FLOOR[cause], view, "run"),
+                     self._contributors("exit_shock", view, "run") if shock != 0.0 else ())
         self._log(
             view.t, "exit", CAUSE_NAMES[cause], member=member.index,
             partner=partners[0].index if len(partners) == 1 else -1, members=member.name,
@@ -941,8 +1005,13 @@ class PartnershipModel(mesa.Model):
         dissolution, timeline, and ``outcome`` says how it went (success / failure,
         constructive / destructive, the exit or dissolution cause); ``member`` / ``partner``
         are member indices (-1 where not applicable) and ``members`` their names; ``rules`` the
-        rule ids at work; ``d_trust`` / ``d_faith`` / ``d_synergy`` the changes this month that
-        went with the event. ``value`` is the task's success probability, the dominance felt,
+        ids of the rules whose terms were not zero for the event this month; ``d_trust`` /
+        ``d_faith`` the event's own part of the month's change of mean trust (between its
+        members; over all pairs for a task) and of faith (task: the trust account's task part;
+        conflict: its resolution's part; turnover: the parts of the rules reading it; exit: the
+        leaving member's whole change that month), so summing a column over events never
+        counts a change twice; ``d_synergy`` (task) the month's change of synergy. ``value`` is
+        the task's success probability, the dominance felt,
         or for an exit the trust or faith that fell below ``threshold``; ``driver`` is what
         triggered a conflict, or the mechanism that pushed an exiting member down most.
         """
