@@ -387,7 +387,10 @@ def scenario_section(theory: Theory | str | Path | None = None) -> str:
     out += _table(["form", "members may leave", "takes"], rows)
     out += ["", "### Entry points", "",
             "Naming an `entry_point` (review Table 2) fills in these defaults; values the file "
-            "gives win. Member attributes apply to every member.", ""]
+            "gives win. Member attributes apply to every member. Changing `entry_point` later "
+            "(`with_values`, `with_context`, a sweep) moves every value these presets set that "
+            "still holds the old entry point's value (or the default) to the new one's; a value "
+            "that differs was set for the scenario and is kept (docs/model.md, 1.3).", ""]
     rows = []
     for entry in ENTRY_POINTS:
         preset = dict(ENTRY_POINT_PRESETS[entry])
@@ -488,7 +491,7 @@ def sweep_section(theory: Theory | str | Path | None = None) -> str:
             "base's members and timeline). Member index i must name a member of the base. "
             "A factor sets its field from month 0; the base's timeline still changes it "
             "later. Varying `entry_point` re-applies presets as `Scenario.with_values` "
-            "does.", ""]
+            "does (see Entry points above).", ""]
     out += _table(["key", "takes", "allowed", "meaning", "rules that read it"],
                   _vary_rows(theory))
     out += ["", "### Vary values", "",

@@ -19,6 +19,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -355,6 +356,22 @@ def _cmd_scenario_check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _cmd_scenario_schema(args: argparse.Namespace) -> int:
+    import json
+
+    from cmo_sim._reference import scenario_json_schema
+
+    if args.out is not None:
+        _check_file_output(Path(args.out), "--out")
+    text = json.dumps(scenario_json_schema(args.theory), indent=2) + "\n"
+    if args.out is None:
+        sys.stdout.write(text)
+        return 0
+    _write_file(Path(args.out), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    print(f"wrote {args.out}")
+    return 0
+
+
 def _cmd_sweep(args: argparse.Namespace) -> int:
     import warnings
 
@@ -376,7 +393,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
           f"{steps} months, seed {seed}")
     results = run_sweep(
         sweep, steps=steps, seed=seed, theory=args.theory, executor=args.executor,
-        store=args.store, record=spec.record, chunk_runs=args.chunk_runs,
+        store=args.store, record=args.record if args.record is not None else spec.record,
+        chunk_runs=args.chunk_runs,
         progress=not args.quiet, verify=args.verify,
     )
     meta = results.meta
@@ -443,16 +461,30 @@ def _whole(low: int):
 _positive, _seed = _whole(1), _whole(0)
 
 
+def _record(text: str) -> str | int:
+    """An argparse type: summary, trajectory, or a whole number of months >= 1."""
+    if text in ("summary", "trajectory"):
+        return text
+    try:
+        return _positive(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not allowed (summary, trajectory, or a whole number k >= 1)") from None
+
+
 def _open_any(path: str):
-    """Results written by ``run`` (Parquet / Zarr) or a sweep store."""
+    """Results written by ``run`` (its output folder, or the ``results`` in it) or a sweep store."""
     from cmo_sim import open_results, open_sweep
     from cmo_sim.sweep.store import MANIFEST
 
-    if not Path(path).exists():
+    folder = Path(path)
+    if not folder.exists():
         raise UserError(f"{path}: no such results folder or sweep store")
-    if (Path(path) / MANIFEST).is_file():
-        return open_sweep(path, allow_partial=True)
-    return open_results(path)
+    if (folder / MANIFEST).is_file():
+        return open_sweep(folder, allow_partial=True)
+    if (folder / "results").is_dir() and (folder / "summary_by_scenario.csv").is_file():
+        folder = folder / "results"  # the output folder of 'cmo-sim run'
+    return open_results(folder)
 
 
 PLOT_KINDS = ("trajectories", "compare", "survival", "end_states", "partnership", "regime_map",
@@ -713,8 +745,25 @@ def _theory_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--theory", default=None, help="theory YAML (default: the review's)")
 
 
+class _Help(argparse.HelpFormatter):
+    """Help that shows each option's default (unless its text already says it)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if ("default" in text or default in (None, False, argparse.SUPPRESS)
+                or isinstance(default, list | tuple) and not default
+                or not action.option_strings):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with exit code 1 for usage errors (the usage line, then one error line)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Help)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         self.print_usage(sys.stderr)
@@ -785,6 +834,15 @@ def _parser() -> argparse.ArgumentParser:
                                     description="Validate scenario files; exit 1 if any is bad.")
     check.add_argument("files", nargs="+", metavar="FILE")
     check.set_defaults(func=_cmd_scenario_check)
+    schema = scenario_sub.add_parser(
+        "schema", help="write a JSON Schema of scenario files",
+        description="Write a JSON Schema (draft 2020-12) of scenario files, with every field's "
+        "meaning and allowed values, so an editor can validate and complete them (for VS Code's "
+        "YAML extension: '# yaml-language-server: $schema=scenario.schema.json').")
+    schema.add_argument("--out", default=None,
+                        help="JSON file to write (default: print to standard output)")
+    _theory_option(schema)
+    schema.set_defaults(func=_cmd_scenario_schema)
 
     sweep = sub.add_parser(
         "sweep", help="run a scenario sweep into a resumable store",
@@ -803,6 +861,9 @@ def _parser() -> argparse.ArgumentParser:
     _theory_option(sweep)
     sweep.add_argument("--chunk-runs", type=_positive, default=None,
                        help="runs per chunk (default: sized to memory; a store keeps its own)")
+    sweep.add_argument("--record", type=_record, default=None,
+                       help="summary, trajectory or a whole number k (every k months) "
+                       "(default: the file's record, else summary)")
     sweep.add_argument("--verify", choices=("full", "quick"), default="full",
                        help="on resume, check the finished chunks' checksums (full, default) or "
                        "only their files, row counts and run ranges (quick)")
@@ -820,7 +881,9 @@ def _parser() -> argparse.ArgumentParser:
     plot.add_argument("--outcome", default=None,
                       help="compare / sensitivity: a summary column (default performance); "
                       "regime_map: 'regime' (default) or a summary column")
-    plot.add_argument("--by", default="scenario", help="group runs by this column")
+    plot.add_argument("--by", default=None,
+                      help="group runs by this column (default: scenario for the results of "
+                      "'cmo-sim run', point, labelled by its factor values, for a sweep store)")
     plot.add_argument("--run", type=_seed, default=0, help="partnership: the run id")
     plot.add_argument("--x", default=None, help="regime_map: factor on the x axis")
     plot.add_argument("--y", default=None, help="regime_map: factor on the y axis")

@@ -239,6 +239,9 @@ def test_plot_every_results_kind(tmp_path: Path, capsys: pytest.CaptureFixture[s
         pictures[kind] = _pixels(target)
     # Each kind draws its own figure (an ignored --kind would give five equal pictures).
     assert len(set(pictures.values())) == 5
+    # The run's output folder itself opens as its results: the same picture.
+    assert main(["plot", str(out), "--kind", "survival", "--out", str(tmp_path / "f.png")]) == 0
+    assert _pixels(tmp_path / "f.png") == pictures["survival"]
     capsys.readouterr()
     # Sweep-only kinds on plain results: one clear line, exit 1, no file.
     assert main(["plot", str(out / "results"), "--kind", "regime_map",
@@ -260,6 +263,60 @@ def test_plot_regime_map_from_a_sweep_store(tmp_path: Path) -> None:
     target = tmp_path / "regime.png"
     assert main(["plot", str(store), "--kind", "regime_map", "--out", str(target)]) == 0
     assert _png_ok(target)
+
+
+def test_a_sweep_records_trajectories_on_request_and_plots_by_design_point(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import cmo_sim
+
+    sweep = tmp_path / "grid.yaml"  # the file asks for summaries only (no record: key)
+    sweep.write_text(f"base: {ROOT / 'scenarios' / 'voluntary_alliance.yaml'}\ndesign: grid\n"
+                     "replicates: 6\nvary:\n  leadership: [0.2, 0.8]\nsteps: 12\n")
+    store = tmp_path / "s.zarr"
+    assert main(["sweep", str(sweep), "--store", str(store), "--quiet", "--record", "3"]) == 0
+    traj = cmo_sim.open_sweep(store).trajectories
+    assert traj["step"].values.tolist() == [0, 3, 6, 9, 12]
+    for kind in ("trajectories", "survival", "end_states", "compare"):
+        target = tmp_path / f"{kind}.png"
+        assert main(["plot", str(store), "--kind", kind, "--out", str(target)]) == 0, kind
+        assert _png_ok(target)
+    from cmo_sim import plot
+
+    legend = plot.trajectories(cmo_sim.open_sweep(store)).axes[-1].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["leadership=0.2", "leadership=0.8"]
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        main(["sweep", str(sweep), "--store", str(tmp_path / "t.zarr"), "--record", "0"])
+    assert exited.value.code == 1
+    assert "summary, trajectory, or a whole number k >= 1" in capsys.readouterr().err
+
+
+def test_help_shows_every_default(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for fragment in ("replicates per scenario (default: 1000)", "months (default 120)",
+                     "record every k months (default: 1)", "output folder (default ./out)"):
+        assert fragment in text, fragment
+
+
+def test_scenario_schema_is_written_and_validates_the_shipped_scenarios(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    import jsonschema
+
+    target = tmp_path / "scenario.schema.json"
+    assert main(["scenario", "schema", "--out", str(target)]) == 0
+    schema = json.loads(target.read_text(encoding="utf-8"))
+    capsys.readouterr()
+    assert main(["scenario", "schema"]) == 0  # to standard output: the same schema
+    assert json.loads(capsys.readouterr().out) == schema
+    validator = jsonschema.Draft202012Validator(schema)
+    data = yaml.safe_load((SCENARIOS / "voluntary_alliance.yaml").read_text(encoding="utf-8"))
+    assert not list(validator.iter_errors(data))
+    data["leadership"] = 1.5  # contexts lie in [0, 1]
+    assert list(validator.iter_errors(data))
 
 
 def test_theory_graph_and_unknown_rule(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -156,7 +156,7 @@ def test_compare_dissolved_at_annotates_the_dissolved_share(results, tmp_path):
     assert texts[0] == "dissolved"
     assert texts[1:] == [f"{s:.0%}" for s in shares]
     assert ax.get_xlim() == (0.0, STEPS)
-    assert ax.get_xlabel() == "months to dissolution [months]"
+    assert ax.get_xlabel() == "month of dissolution"
     strip = np.concatenate([c.get_offsets()[:, 0] for c in ax.collections])
     assert strip.min() >= 1 and strip.max() <= STEPS  # dissolved runs only, in months
 
@@ -189,7 +189,7 @@ def test_survival_curves_and_causes_add_up(results, tmp_path):
     alive, causes = fig.axes
     assert len(alive.lines) == 3 and len(alive.collections) == 3
     assert len(causes.lines) == 6  # no fixed term among them: no line of completions
-    assert alive.get_xlabel() == causes.get_xlabel() == "month [months]"
+    assert alive.get_xlabel() == causes.get_xlabel() == "month"
     assert alive.get_ylabel() == "share still in place [0-1]"
     assert causes.get_ylabel() == "cumulative share ended [0-1]"
     assert legend_texts(alive) == [f"{n} (n=50)" for n in NAMES]
@@ -412,7 +412,7 @@ def test_partnership_marks_members_exits_dissolution_and_conflicts(results, tmp_
                                        else "dissolved (faith collapse)",
                                        "month with conflict(s)", "member left"]
     assert trust.get_ylabel() == "mean trust given [0-1]" and faith.get_ylabel() == "faith [0-1]"
-    assert faith.get_xlabel() == "month [months]"
+    assert faith.get_xlabel() == "month"
     assert f"run {run}" in trust.get_title()
     end = row.dissolved_at + 1
     traj = results.trajectories.sel(run=run)

@@ -38,8 +38,10 @@ import user_reference  # noqa: E402
 
 
 def _jsonschema():
-    """The jsonschema package (not a dependency of cmo-sim): the schema tests skip without it."""
-    return pytest.importorskip("jsonschema")
+    """The jsonschema package (the ``test`` extra installs it)."""
+    import jsonschema
+
+    return jsonschema
 
 
 @pytest.fixture(scope="module")

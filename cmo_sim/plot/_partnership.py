@@ -100,7 +100,7 @@ def partnership(results, run: int = 0, *, ax=None):
         panel.grid(alpha=0.3)
     axes[0].set_title(f"{scenario}, replicate {int(summary['replicate'])} (run {int(run)})",
                       fontsize=10)
-    axes[1].set_xlabel("month [months]")
+    axes[1].set_xlabel("month")
     axes[1].set_xlim(months[0], months[-1])
     from matplotlib.lines import Line2D
 

@@ -32,7 +32,7 @@ GREY = "#999999"
 OUTCOME_LABELS = {
     "n_members": "members at the start [count]",
     "dissolved": "share dissolved [0-1]",
-    "dissolved_at": "months to dissolution [months]",
+    "dissolved_at": "month of dissolution",
     "performance": "cumulative performance [ambition units]",
     "synergy_mean": "mean synergy over the run [0-1]",
     "synergy_final": "final synergy [0-1]",

@@ -105,7 +105,7 @@ def trajectories(results, variables: Sequence[str] = ("trust", "synergy"), *,
             panel.fill_between(months, q[1], q[3], color=colour, alpha=0.3, linewidth=0)
             panel.plot(months, q[2], color=colour, linewidth=2,
                        label=group_label(results, by, group))
-        panel.set_xlabel("month [months]")
+        panel.set_xlabel("month")
         panel.set_ylabel(TRAJECTORY_LABELS.get(name, name))
         panel.set_title(name)
         panel.grid(alpha=0.3)
