@@ -1,4 +1,4 @@
-"""Calibration of the default theory and the emergent behaviour MODEL.md requires.
+"""Calibration of the default theory and the emergent behaviour docs/model.md section 7 describes.
 
 Each statistical check uses fixed seeds (so it is deterministic) and enough replicates that the
 tolerance, stated beside it, is several standard errors wide.

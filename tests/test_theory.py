@@ -117,7 +117,7 @@ def test_one_rule_per_table3_configuration(theory: Theory) -> None:
 
 def test_prose_only_rules_exist(theory: Theory) -> None:
     prose = {r.id for r in theory if r.provenance.startswith(("Prose", "Discussion"))}
-    # The review's prose adds CMOs its table lacks (MODEL.md section 6): information
+    # The review's prose adds CMOs its table lacks (docs/model.md, section 8): information
     # exchange, staff involvement, workforce churn, the faith loop, both origins of
     # dissolution, the trust-building loop and the inverse readings.
     expected = {
