@@ -19,6 +19,7 @@ import importlib
 import inspect
 import io
 import itertools
+import json
 import sys
 import time
 from pathlib import Path
@@ -177,6 +178,70 @@ def telling_run(results: cmo_sim.Results, name: str) -> int:
     raise ValueError(f"no runs of {name}")
 
 
+#: Months at which the figures' numbers are recorded (beyond the steps simulated: the last).
+CHECK_MONTHS = (12, 60, 120)
+#: End states in the order the figures list them.
+END_STATES = ("thriving", "struggling", "dissolved", "completed")
+
+
+def _months(steps: np.ndarray) -> list[int]:
+    return sorted({int(steps[np.searchsorted(steps, min(m, steps[-1]))]) for m in CHECK_MONTHS})
+
+
+def _r(x: float) -> float:
+    return round(float(x), 4)
+
+
+def figure_numbers(featured: cmo_sim.Results, detailed: cmo_sim.Results,
+                   forms: cmo_sim.Results, grid: pd.DataFrame,
+                   theory: cmo_sim.Theory) -> dict:
+    """The numbers each README figure shows, computed from the results it is drawn from.
+
+    trajectories: per scenario and variable, the 5/50/95% quantiles over all runs (a dissolved
+    run at its last values, as the figure draws it) of the member mean, at a few months;
+    survival: the share of runs still in place (not dissolved, not completed) at those months;
+    end_states: the share in each end state at those months; regime_map: per cell, the
+    majority end state and its share; theory_graph: how many rules, contexts, mechanisms and
+    outcomes it draws.
+    """
+    out: dict = {"trajectories": {}, "survival": {}, "end_states": {}, "regime_map": {}}
+    traj = featured.trajectories
+    months = _months(traj["step"].values)
+    for name in dict.fromkeys(traj["scenario"].values.tolist()):
+        runs = traj["scenario"].values == name
+        for var in ("trust", "faith", "synergy"):
+            data = traj[var].isel(run=np.flatnonzero(runs)).astype(float)
+            if "member" in data.dims:
+                data = data.mean("member", skipna=True)
+            for m in months:
+                q = np.nanquantile(data.sel(step=m).values, [0.05, 0.5, 0.95])
+                out["trajectories"][f"{name}|{var}|{m}"] = [_r(v) for v in q]
+    summary = detailed.summary
+    for name, rows in summary.groupby("scenario", sort=False):
+        ended = rows["ended_at"].to_numpy()
+        for m in months:
+            out["survival"][f"{name}|{m}"] = _r(np.mean(~(ended <= m)))
+    regime = forms.trajectories["regime"]
+    for name in dict.fromkeys(regime["scenario"].values.tolist()):
+        codes = regime.isel(run=np.flatnonzero(regime["scenario"].values == name))
+        for m in _months(regime["step"].values):
+            at = codes.sel(step=m).values
+            out["end_states"][f"{name}|{m}"] = [_r(np.mean(at == k))
+                                                for k in range(len(END_STATES))]
+    x, y = GRID
+    for (a, b), rows in grid.groupby([x, y], sort=True):
+        shares = rows["end_state"].value_counts(normalize=True)
+        top = max(END_STATES, key=lambda state: (shares.get(state, 0.0),
+                                                -END_STATES.index(state)))
+        out["regime_map"][f"{x}={a:g}|{y}={b:g}"] = [top, _r(shares.get(top, 0.0))]
+    rules = list(theory)
+    out["theory_graph"] = {
+        "rules": len(rules), "contexts": len({r.context for r in rules}),
+        "mechanisms": len({r.mechanism for r in rules}),
+        "outcomes": len({r.outcome for r in rules})}
+    return out
+
+
 def save(fig, path: Path) -> Path:
     fig.savefig(path, dpi=110)
     return path
@@ -206,6 +271,24 @@ def save_small(fig, path: Path) -> Path:
     return path
 
 
+def readme_results(args: argparse.Namespace):
+    """The results the README figures are drawn from.
+
+    ``(featured, detailed, forms, grid, theory)``: the featured scenarios' trajectories, the
+    survival scenarios, one scenario of each kind of ending (recorded every 6 months), the
+    regime grid's summary and the default theory.
+    """
+    detailed = cmo_sim.simulate([scenario(n) for n in SURVIVAL], runs=args.runs,
+                                steps=args.steps, seed=args.seed, record="trajectory")
+    featured = detailed.summary["scenario"].isin(FEATURED).to_numpy()
+    subset = cmo_sim.Results(detailed.summary[featured],
+                             detailed.trajectories.isel(run=np.flatnonzero(featured)),
+                             detailed.meta)
+    forms = cmo_sim.simulate([scenario(n) for n in FORMS], runs=args.runs, steps=args.steps,
+                             seed=args.seed, record=min(6, args.steps))
+    return subset, detailed, forms, grid_summary(args), cmo_sim.load_theory()
+
+
 def main(argv: list[str] | None = None) -> dict[str, Path]:
     """Render the gallery; returns the written files by figure name."""
     args = parse_args(argv)
@@ -218,26 +301,17 @@ def main(argv: list[str] | None = None) -> dict[str, Path]:
     figures["compare_performance"] = plot.compare(overview, "performance")
     figures["compare_dissolved_at"] = plot.compare(overview, "dissolved_at")
 
-    detailed = cmo_sim.simulate([scenario(n) for n in SURVIVAL], runs=args.runs,
-                                steps=args.steps, seed=args.seed, record="trajectory")
-    featured = detailed.summary["scenario"].isin(FEATURED).to_numpy()
-    subset = cmo_sim.Results(detailed.summary[featured],
-                             detailed.trajectories.isel(run=np.flatnonzero(featured)),
-                             detailed.meta)
+    subset, detailed, forms, grid, theory = readme_results(args)
     figures["trajectories"] = plot.trajectories(subset, ("trust", "faith", "synergy"))
     figures["survival"] = plot.survival(detailed)
-    forms = cmo_sim.simulate([scenario(n) for n in FORMS], runs=args.runs, steps=args.steps,
-                             seed=args.seed, record=min(6, args.steps))
     figures["end_states"] = plot.end_states(forms)
     run = telling_run(detailed, PARTNERSHIP)
     figures["partnership"] = plot.partnership(detailed, run)
 
-    grid = grid_summary(args)
     x, y = GRID
     figures["regime_map"] = plot.regime_map(grid, x, y, "regime")
     figures["regime_map_dissolved"] = plot.regime_map(grid, x, y, "dissolved")
 
-    theory = cmo_sim.load_theory()
     figures["theory_graph"] = plot.theory_graph(theory)
     figures["theory_graph_ablated"] = plot.theory_graph(
         theory.without("trust.success_loop", "trust.failure_loop"))
@@ -246,7 +320,15 @@ def main(argv: list[str] | None = None) -> dict[str, Path]:
     if indices is not None:
         figures["sensitivity"] = plot.sensitivity(indices)
 
+    numbers = figure_numbers(subset, detailed, forms, grid, theory)
     written = {}
+    if not args.no_docs:
+        args.docs.mkdir(parents=True, exist_ok=True)
+        target = args.docs / "figures.json"
+        settings = {"runs": args.runs, "steps": args.steps, "seed": args.seed}
+        target.write_text(json.dumps({"settings": settings, **numbers}, indent=1) + "\n",
+                          encoding="utf-8")
+        written["docs/figures.json"] = target
     for name, fig in figures.items():
         written[name] = save(fig, args.out / f"{name}.png")
         if not args.no_docs and name in README_FIGURES:
