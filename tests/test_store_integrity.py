@@ -117,6 +117,45 @@ def test_an_undamaged_store_opens_without_a_warning_at_either_level(stores):
         assert full.n_runs == 40
 
 
+@pytest.mark.parametrize("fmt", ["parquet", "zarr"])
+def test_a_verified_open_reads_and_hashes_each_chunk_once(stores, monkeypatch, fmt):
+    # Verifying in full adds only the hashing: each chunk is read once, and the bytes hashed
+    # are the bytes parsed (no second read of a chunk, its schema or its folder).
+    from cmo_sim.sweep import store as store_module
+
+    read, hashed, parsed = [], [], []
+    real_read, real_sha = store_module._read_all, store_module._sha_of
+
+    def read_all(path):
+        contents = real_read(path)
+        read.append((path.name, contents))
+        return contents
+
+    def sha_of(contents):
+        hashed.append(contents)
+        return real_sha(contents)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a chunk read a second time")
+
+    monkeypatch.setattr(store_module, "_read_all", read_all)
+    monkeypatch.setattr(store_module, "_sha_of", sha_of)
+    monkeypatch.setattr(store_module, "_digest", refuse)
+    monkeypatch.setattr(store_module, "_measure", refuse)
+    monkeypatch.setattr(store_module.pq, "read_schema", refuse)
+    if fmt == "parquet":
+        real_table = store_module.pq.read_table
+        monkeypatch.setattr(store_module.pq, "read_table", lambda source, **kwargs: (
+            parsed.append(source), real_table(source, **kwargs))[1])
+    result = no_warnings(open_sweep, stores[fmt])
+    assert result.n_runs == 40
+    names = [name for name, _ in read]
+    assert names == [f"chunk-{i:05d}.{fmt}" for i in range(5)]
+    assert len(hashed) == 5 and all(h is c for h, (_, c) in zip(hashed, read, strict=True))
+    if fmt == "parquet":
+        assert len(parsed) == 5 and not any(isinstance(s, str | os.PathLike) for s in parsed)
+
+
 # -- damage: detected by name, repaired by resuming -----------------------------------------------
 def _marks(damage):
     fast = damage.format == "parquet" or damage.name in FAST_ZARR
