@@ -17,15 +17,23 @@ Measures, in one run on this machine:
   the lock);
 - **cost**: ``open_sweep`` of a large store with summary records (default 10^6 runs, Parquet;
   ``--cost-formats parquet,zarr`` for Zarr too), verified in full, quickly, and not at all (the
-  checks switched off), in a random order in each round: verification's share of the open
-  time from the fastest and the median open of each level (target <= 5%), and, in an
-  instrumented open verified in full, the share of its time spent inside the checks
-  (waiting for the hashing threads included; median over rounds). On a busy machine the wall
-  times vary more than the effect; the CPU times (main thread: the open's critical path; all
-  threads: the work, hashing threads included) do not.
+  checks switched off), in a random order in each round, and the unverified open a second time
+  as a control: verification's share of the open time from the fastest and the median open of
+  each level and the median over rounds of each round's share (target <= 5%). The control's
+  "share" is what noise alone makes of the same work: a share below it is not resolved. Also:
+  the CPU time of the opens (user and kernel, all threads), the time SHA-256 takes over the
+  chunks in one thread (what full verification costs when it cannot run beside the reading),
+  how much faster two hashing threads go than one (whether a second core is free to hide the
+  hashing), and, in an instrumented open verified in full, the share of its time the main
+  thread spends inside the checks (waits for the hashing threads included). Each open
+  allocates its table anew; the kernel's cost of mapping and zeroing those pages varies
+  several-fold between opens on some machines, far more than verification's cost:
+  ``--steady-memory`` (glibc) keeps freed memory in the process, which removes most of that
+  noise.
 
 Usage: python benchmarks/bench_store_integrity.py [--trials 25] [--runs 1000000]
-       [--parts damage,writers,cost] [--store PATH]  (PATH: keep or reuse the large store)
+       [--parts damage,writers,cost] [--repeats 21] [--steady-memory]
+       [--store PATH]  (PATH: keep or reuse the large store)
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import socket
 import statistics
@@ -59,6 +68,11 @@ from cmo_sim.sweep import store as store_module  # noqa: E402
 from cmo_sim.sweep.store import StoreIntegrityError, StoreWarning  # noqa: E402
 
 BASE = cmo_sim.load_scenario(ROOT / "scenarios" / "voluntary_alliance.yaml")
+#: ``--steady-memory``: glibc's malloc keeps the memory an open frees (no mmap for large
+#: blocks, no trimming), so the next open reuses it instead of having the kernel map and zero
+#: fresh pages, whose cost varies from open to open far more than verification's.
+_STEADY = "MALLOC_MMAP_THRESHOLD_"
+_STEADY_ENV = {_STEADY: str(1 << 32), "MALLOC_TRIM_THRESHOLD_": str(1 << 36)}
 
 
 # -- damage ---------------------------------------------------------------------------------------
@@ -245,6 +259,42 @@ def _open_instrumented(path: Path) -> tuple[float, float, float]:
             patch.stop()
 
 
+def _hash_floor(path: Path, fmt: str, times: int = 5) -> tuple[float, float]:
+    """Seconds to SHA-256 a store's chunks (already read) in one thread, median of ``times``;
+    and how many times as fast two threads hashing them at once go (2.0: a second core is free
+    to hash beside the open; 1.0: it is not)."""
+    contents = [store_module._read_all(p) for p in sorted(path.glob(f"chunk-*.{fmt}"))]
+
+    def hash_all() -> None:
+        for chunk in contents:
+            store_module._sha_of(chunk)
+
+    alone, together = [], []
+    for _ in range(times):
+        start = time.perf_counter()
+        hash_all()
+        alone.append(time.perf_counter() - start)
+        threads = [threading.Thread(target=hash_all) for _ in range(2)]
+        start = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        together.append(time.perf_counter() - start)
+    one = statistics.median(alone)
+    return one, 2 * one / statistics.median(together)
+
+
+def _cpu() -> tuple[float, float]:
+    """User and kernel CPU seconds of this process so far (all threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime, usage.ru_stime
+
+
+def _share(value: float, base: float) -> float:
+    return round((value - base) / value, 4)
+
+
 def cost_part(tmp: Path, runs: int, repeats: int, keep: Path | None, fmt: str,
               seed: int = 0) -> dict:
     replicates = 1000 if runs >= 1000 else runs
@@ -256,11 +306,14 @@ def cost_part(tmp: Path, runs: int, repeats: int, keep: Path | None, fmt: str,
     cmo_sim.run_sweep(sweep, store=path, progress=False)  # resumes (runs nothing) if kept
     built = time.perf_counter() - start
     size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-    times: dict[str, list[float]] = {"none": [], "quick": [], "full": []}
-    main_cpu: dict[str, list[float]] = {"none": [], "quick": [], "full": []}
-    all_cpu: dict[str, list[float]] = {"none": [], "quick": [], "full": []}
-    opened = {"none": _open_unverified, "quick": lambda p: cmo_sim.open_sweep(p, verify="quick"),
+    # "control" is the unverified open again, timed as a level of its own: its difference from
+    # "none" is what the machine's noise alone makes of the same work.
+    opened = {"none": _open_unverified, "control": _open_unverified,
+              "quick": lambda p: cmo_sim.open_sweep(p, verify="quick"),
               "full": lambda p: cmo_sim.open_sweep(p)}
+    times: dict[str, list[float]] = {level: [] for level in opened}
+    user: dict[str, list[float]] = {level: [] for level in opened}
+    kernel: dict[str, list[float]] = {level: [] for level in opened}
     opened["full"](path)  # warm the page cache
     rng = random.Random(seed)
     shares, hashing = [], []
@@ -268,51 +321,91 @@ def cost_part(tmp: Path, runs: int, repeats: int, keep: Path | None, fmt: str,
         order = list(opened)
         rng.shuffle(order)  # no level always runs first or last in a round
         for level in order:
-            start, thread, process = time.perf_counter(), time.thread_time(), time.process_time()
+            cpu = _cpu()
+            start = time.perf_counter()
             result = opened[level](path)
             times[level].append(time.perf_counter() - start)
-            main_cpu[level].append(time.thread_time() - thread)
-            all_cpu[level].append(time.process_time() - process)
+            after = _cpu()
+            user[level].append(after[0] - cpu[0])
+            kernel[level].append(after[1] - cpu[1])
             assert result.n_runs == sweep.n_runs
             del result
         total, checking, hashed = _open_instrumented(path)
         shares.append(checking / total)
         hashing.append(hashed)
     median = {level: statistics.median(t) for level, t in times.items()}
-    thread_cpu = {level: statistics.median(t) for level, t in main_cpu.items()}
-    process_cpu = {level: statistics.median(t) for level, t in all_cpu.items()}
     least = {level: min(t) for level, t in times.items()}
+    paired = {level: statistics.median((t - n) / t for t, n in zip(times[level], times["none"],
+                                                                   strict=True))
+              for level in opened}
+    user_median = {level: statistics.median(t) for level, t in user.items()}
+    kernel_median = {level: statistics.median(t) for level, t in kernel.items()}
+    floor, parallel = _hash_floor(path, fmt)
     return {
         "format": fmt, "runs": sweep.n_runs, "chunks": cmo_sim.open_sweep(path).meta["n_chunks"],
         "bytes": size, "build_s": round(built, 1), "repeats": repeats,
+        "steady_memory": _STEADY in os.environ,
         "open_s_median": {k: round(v, 3) for k, v in median.items()},
         "open_s_min": {k: round(v, 3) for k, v in least.items()},
-        "full_share_median": round((median["full"] - median["none"]) / median["full"], 4),
-        "full_share_min": round((least["full"] - least["none"]) / least["full"], 4),
-        "quick_share_min": round((least["quick"] - least["none"]) / least["quick"], 4),
+        "share_min": {k: _share(least[k], least["none"]) for k in ("control", "quick", "full")},
+        "share_median": {k: _share(median[k], median["none"]) for k in ("control", "quick",
+                                                                          "full")},
+        "share_paired": {k: round(paired[k], 4) for k in ("control", "quick", "full")},
         "inside_checks_share": round(statistics.median(shares), 4),
-        "main_thread_cpu_s": {k: round(v, 3) for k, v in thread_cpu.items()},
-        "process_cpu_s": {k: round(v, 3) for k, v in process_cpu.items()},
-        "full_share_main_thread_cpu": round(
-            (thread_cpu["full"] - thread_cpu["none"]) / thread_cpu["full"], 4),
-        "full_share_process_cpu": round(
-            (process_cpu["full"] - process_cpu["none"]) / process_cpu["full"], 4),
-        "quick_share_main_thread_cpu": round(
-            (thread_cpu["quick"] - thread_cpu["none"]) / thread_cpu["quick"], 4),
+        "user_cpu_s": {k: round(v, 3) for k, v in user_median.items()},
+        "kernel_cpu_s": {k: round(v, 3) for k, v in kernel_median.items()},
         "hashing_cpu_s": round(statistics.median(hashing), 3),
+        "sha256_s": round(floor, 3),
+        "sha256_floor_share": _share(median["none"] + floor, median["none"]),
+        "two_hash_threads_speed": round(parallel, 2),
     }
+
+
+def _report_cost(row: dict) -> None:
+    def shares(level: str) -> str:
+        return (f"{100 * row['share_min'][level]:.1f}% (min) / "
+                f"{100 * row['share_median'][level]:.1f}% (median) / "
+                f"{100 * row['share_paired'][level]:.1f}% (median of rounds)")
+
+    t_min, t_med = row["open_s_min"], row["open_s_median"]
+    print(f"  -> {row['runs']:,} runs in {row['chunks']} chunks, {row['bytes'] / 1e6:.0f} MB"
+          f"{'; steady memory' if row['steady_memory'] else ''}; open_sweep over "
+          f"{row['repeats']} rounds (min / median): unverified {t_min['none']:.3f} / "
+          f"{t_med['none']:.3f} s, unverified again {t_min['control']:.3f} / "
+          f"{t_med['control']:.3f} s, quick {t_min['quick']:.3f} / {t_med['quick']:.3f} s, "
+          f"full {t_min['full']:.3f} / {t_med['full']:.3f} s", flush=True)
+    print(f"     share of the open: full verification {shares('full')}; quick "
+          f"{shares('quick')}; control (the unverified open against itself: noise) "
+          f"{shares('control')}", flush=True)
+    user, kernel = row["user_cpu_s"], row["kernel_cpu_s"]
+    print(f"     CPU, all threads (median): user unverified {user['none']:.3f} s, quick "
+          f"{user['quick']:.3f} s, full {user['full']:.3f} s; kernel {kernel['none']:.3f} / "
+          f"{kernel['quick']:.3f} / {kernel['full']:.3f} s", flush=True)
+    print(f"     SHA-256 of the chunks: {row['sha256_s']:.3f} s in one thread "
+          f"({row['bytes'] / row['sha256_s'] / 1e9:.1f} GB/s), "
+          f"{100 * row['sha256_floor_share']:.1f}% of a verified open when it cannot run "
+          f"beside the reading; two hashing threads go {row['two_hash_threads_speed']:.2f} "
+          f"times as fast as one (2.00: a free second core); main thread inside the checks "
+          f"{100 * row['inside_checks_share']:.1f}% of the open", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=25, help="writer trials per format")
     parser.add_argument("--runs", type=int, default=1_000_000, help="runs of the large store")
-    parser.add_argument("--repeats", type=int, default=9, help="opens per level (median)")
+    parser.add_argument("--repeats", type=int, default=21,
+                        help="rounds of the cost part (each opens the store at every level)")
     parser.add_argument("--parts", default="damage,writers,cost")
     parser.add_argument("--cost-formats", default="parquet",
                         help="formats of the large store (parquet,zarr)")
     parser.add_argument("--store", type=Path, help="where to keep (or reuse) the large store")
+    parser.add_argument("--steady-memory", action="store_true",
+                        help="run with glibc's malloc keeping freed memory (see _STEADY)")
     args = parser.parse_args(argv)
+    if args.steady_memory and _STEADY not in os.environ:  # malloc reads it at start: restart
+        script = [sys.executable, str(Path(__file__).resolve()),
+                  *(sys.argv[1:] if argv is None else argv)]
+        os.execve(sys.executable, script, {**os.environ, **_STEADY_ENV})
     parts = set(args.parts.split(","))
     report: dict = {"machine": f"{os.cpu_count()} cores", "host": socket.gethostname(),
                     "cmo_sim": str(Path(cmo_sim.__file__).parent)}
@@ -341,27 +434,7 @@ def main(argv: list[str] | None = None) -> int:
                 (tmp / "cost").mkdir(exist_ok=True)
                 row = cost_part(tmp / "cost", args.runs, args.repeats, args.store, fmt)
                 report["cost"].append(row)
-                print(f"  -> {row['runs']:,} runs in {row['chunks']} chunks, "
-                      f"{row['bytes'] / 1e6:.0f} MB; open_sweep over {row['repeats']} rounds "
-                      f"(min / median): unverified {row['open_s_min']['none']:.3f} / "
-                      f"{row['open_s_median']['none']:.3f} s, quick "
-                      f"{row['open_s_min']['quick']:.3f} / {row['open_s_median']['quick']:.3f} s, "
-                      f"full {row['open_s_min']['full']:.3f} / "
-                      f"{row['open_s_median']['full']:.3f} s; full verification costs "
-                      f"{100 * row['full_share_min']:.1f}% (min) / "
-                      f"{100 * row['full_share_median']:.1f}% (median) of the open, "
-                      f"{100 * row['inside_checks_share']:.1f}% measured inside the checks "
-                      f"(hashing, partly in threads: {row['hashing_cpu_s']:.3f} s); "
-                      f"quick {100 * row['quick_share_min']:.1f}% (min)", flush=True)
-                print(f"     CPU time (median): main thread unverified "
-                      f"{row['main_thread_cpu_s']['none']:.3f} s, quick "
-                      f"{row['main_thread_cpu_s']['quick']:.3f} s, full "
-                      f"{row['main_thread_cpu_s']['full']:.3f} s: full verification "
-                      f"{100 * row['full_share_main_thread_cpu']:.1f}% of the main thread's "
-                      f"time (quick {100 * row['quick_share_main_thread_cpu']:.1f}%); all "
-                      f"threads {row['process_cpu_s']['none']:.3f} / "
-                      f"{row['process_cpu_s']['full']:.3f} s: "
-                      f"{100 * row['full_share_process_cpu']:.1f}% more CPU work", flush=True)
+                _report_cost(row)
     for row in report.get("damage", {}).get("table", []):
         row.pop("error")
     print(json.dumps(report, indent=1))
