@@ -252,3 +252,56 @@ def test_bad_arguments_exit_with_a_message(load, tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         module.main(["--runs", "0", "--out", str(tmp_path)])
     assert info.value.code == 2 and "--runs: must be >= 1" in capsys.readouterr().err
+
+
+#: The experiments whose tables docs/experiments.md shows, each in the section naming its script.
+PAGE_EXPERIMENTS = ("entry_points", "ambition", "basins", "inertia_first", "conflict", "power",
+                    "mandate_leadership", "timing")
+_NUMBER = re.compile(r"(?<![\w.])[-−]?\d+(?:\.\d+)?%?")
+
+
+def _numbers(text: str) -> list[str]:
+    # A range of percentages, 99.8-100%, is two percentages.
+    text = re.sub(r"(\d+(?:\.\d+)?)[-–](\d+(?:\.\d+)?%)", r"\1% \2", text)
+    return [m.group(0).replace("−", "-") for m in _NUMBER.finditer(text)]
+
+
+def _shown_by(value: str, fresh: list[float]) -> bool:
+    """Whether a number as the page prints it (a share as a percentage, rounded) is in ``fresh``."""
+    percent = value.endswith("%")
+    digits = value.rstrip("%")
+    decimals = len(digits.split(".")[1]) if "." in digits else 0
+    target = float(digits)
+    half = 0.5 * 10 ** -decimals + 1e-9
+    scale = 100.0 if percent else 1.0
+    return any(abs(x * scale - target) <= half or abs(x - target) <= half for x in fresh)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", PAGE_EXPERIMENTS)
+def test_the_page_tables_are_each_experiments_numbers_today(load, tmp_path, name):
+    # The page's tables come from `python experiments/<name>.py` at its defaults (1,000
+    # replicates, 120 months, seed 0: seeded, so reproducible to the digit). Every number in the
+    # tables of the script's section must be among the numbers the script writes today; a
+    # changed model leaves numbers on the page that the script no longer gives.
+    module = load(name)
+    module.main(["--out", str(tmp_path)])
+    fresh = [float(v.rstrip("%")) for path in tmp_path.iterdir()
+             if path.suffix in (".md", ".csv")
+             for v in _numbers(path.read_text(encoding="utf-8"))]
+    page = (ROOT / "docs" / "experiments.md").read_text(encoding="utf-8")
+    sections = re.split(r"\n## ", page)
+    (section,) = [s for s in sections if f"experiments/{name}.py" in s]
+    # The measured numbers of the section: those with decimals or a percent sign, in its tables
+    # (below their header) and prose, leaving out code blocks and references to sections. What
+    # a code block of the page prints (checked against the block by the test above) counts too.
+    fresh += [float(v.rstrip("%")) for block in re.findall(r"```text\n(.*?)```", section, re.S)
+              for v in _numbers(block)]
+    text = re.sub(r"```.*?```", "", section, flags=re.S)
+    text = re.sub(r"docs/\S+\.md,?\s+\d+(?:\.\d+)?", "", text)
+    lines = [line for line in text.splitlines()
+             if not re.fullmatch(r"\|(?:\s*-+\s*\|)+", line.strip())]
+    measured = [v for v in _numbers("\n".join(lines)) if "." in v or v.endswith("%")]
+    assert measured, f"no numbers in the section of {name}"
+    stale = [v for v in measured if not _shown_by(v, fresh)]
+    assert not stale, f"{name}: the page shows numbers the script no longer gives: {stale}"
