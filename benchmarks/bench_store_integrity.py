@@ -24,7 +24,8 @@ Measures, in one run on this machine:
   the CPU time of the opens (user and kernel, all threads), the time SHA-256 takes over the
   chunks in one thread (what full verification costs when it cannot run beside the reading),
   how much faster two hashing threads go than one (whether a second core is free to hide the
-  hashing), and, in an instrumented open verified in full, the share of its time the main
+  hashing; both measured in every round), how many cores other processes kept busy meanwhile
+  (Linux), and, in an instrumented open verified in full, the share of its time the main
   thread spends inside the checks (waits for the hashing threads included). Each open
   allocates its table anew; the kernel's cost of mapping and zeroing those pages varies
   several-fold between opens on some machines, far more than verification's cost:
@@ -259,30 +260,35 @@ def _open_instrumented(path: Path) -> tuple[float, float, float]:
             patch.stop()
 
 
-def _hash_floor(path: Path, fmt: str, times: int = 5) -> tuple[float, float]:
-    """Seconds to SHA-256 a store's chunks (already read) in one thread, median of ``times``;
-    and how many times as fast two threads hashing them at once go (2.0: a second core is free
-    to hash beside the open; 1.0: it is not)."""
+def _hash_floor(path: Path, fmt: str) -> tuple[float, float]:
+    """Seconds to SHA-256 a store's chunks (already read) in one thread, and how many times as
+    fast two threads hashing them at once go (2.0: a second core is free to hash beside the
+    open; 1.0: it is not)."""
     contents = [store_module._read_all(p) for p in sorted(path.glob(f"chunk-*.{fmt}"))]
 
     def hash_all() -> None:
         for chunk in contents:
             store_module._sha_of(chunk)
 
-    alone, together = [], []
-    for _ in range(times):
-        start = time.perf_counter()
-        hash_all()
-        alone.append(time.perf_counter() - start)
-        threads = [threading.Thread(target=hash_all) for _ in range(2)]
-        start = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        together.append(time.perf_counter() - start)
-    one = statistics.median(alone)
-    return one, 2 * one / statistics.median(together)
+    start = time.perf_counter()
+    hash_all()
+    alone = time.perf_counter() - start
+    threads = [threading.Thread(target=hash_all) for _ in range(2)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return alone, 2 * alone / (time.perf_counter() - start)
+
+
+def _machine_busy() -> float | None:
+    """CPU seconds the whole machine has spent busy (every process), or None off Linux."""
+    try:
+        ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def _cpu() -> tuple[float, float]:
@@ -316,7 +322,8 @@ def cost_part(tmp: Path, runs: int, repeats: int, keep: Path | None, fmt: str,
     kernel: dict[str, list[float]] = {level: [] for level in opened}
     opened["full"](path)  # warm the page cache
     rng = random.Random(seed)
-    shares, hashing = [], []
+    shares, hashing, floors, parallel = [], [], [], []
+    busy, own, wall = _machine_busy(), sum(_cpu()), time.perf_counter()
     for _ in range(repeats):
         order = list(opened)
         rng.shuffle(order)  # no level always runs first or last in a round
@@ -333,6 +340,12 @@ def cost_part(tmp: Path, runs: int, repeats: int, keep: Path | None, fmt: str,
         total, checking, hashed = _open_instrumented(path)
         shares.append(checking / total)
         hashing.append(hashed)
+        floor, speed = _hash_floor(path, fmt)
+        floors.append(floor)
+        parallel.append(speed)
+    others = None
+    if busy is not None and (now := _machine_busy()) is not None:  # CPU used by other processes
+        others = (now - busy - (sum(_cpu()) - own)) / (time.perf_counter() - wall)
     median = {level: statistics.median(t) for level, t in times.items()}
     least = {level: min(t) for level, t in times.items()}
     paired = {level: statistics.median((t - n) / t for t, n in zip(times[level], times["none"],
@@ -340,7 +353,7 @@ def cost_part(tmp: Path, runs: int, repeats: int, keep: Path | None, fmt: str,
               for level in opened}
     user_median = {level: statistics.median(t) for level, t in user.items()}
     kernel_median = {level: statistics.median(t) for level, t in kernel.items()}
-    floor, parallel = _hash_floor(path, fmt)
+    floor = statistics.median(floors)
     return {
         "format": fmt, "runs": sweep.n_runs, "chunks": cmo_sim.open_sweep(path).meta["n_chunks"],
         "bytes": size, "build_s": round(built, 1), "repeats": repeats,
@@ -357,7 +370,9 @@ def cost_part(tmp: Path, runs: int, repeats: int, keep: Path | None, fmt: str,
         "hashing_cpu_s": round(statistics.median(hashing), 3),
         "sha256_s": round(floor, 3),
         "sha256_floor_share": _share(median["none"] + floor, median["none"]),
-        "two_hash_threads_speed": round(parallel, 2),
+        "two_hash_threads_speed": [round(min(parallel), 2), round(statistics.median(parallel), 2),
+                                   round(max(parallel), 2)],
+        "other_processes_cores": None if others is None else round(others, 2),
     }
 
 
@@ -378,14 +393,19 @@ def _report_cost(row: dict) -> None:
           f"{shares('quick')}; control (the unverified open against itself: noise) "
           f"{shares('control')}", flush=True)
     user, kernel = row["user_cpu_s"], row["kernel_cpu_s"]
+    low, middle, high = row["two_hash_threads_speed"]
+    others = ("" if row["other_processes_cores"] is None else
+              f"; other processes kept {row['other_processes_cores']:.2f} of the machine's "
+              f"{os.cpu_count()} cores busy meanwhile")
     print(f"     CPU, all threads (median): user unverified {user['none']:.3f} s, quick "
           f"{user['quick']:.3f} s, full {user['full']:.3f} s; kernel {kernel['none']:.3f} / "
           f"{kernel['quick']:.3f} / {kernel['full']:.3f} s", flush=True)
     print(f"     SHA-256 of the chunks: {row['sha256_s']:.3f} s in one thread "
           f"({row['bytes'] / row['sha256_s'] / 1e9:.1f} GB/s), "
           f"{100 * row['sha256_floor_share']:.1f}% of a verified open when it cannot run "
-          f"beside the reading; two hashing threads go {row['two_hash_threads_speed']:.2f} "
-          f"times as fast as one (2.00: a free second core); main thread inside the checks "
+          f"beside the reading; two hashing threads go {low:.2f} / {middle:.2f} / {high:.2f} "
+          f"times as fast as one (min / median / max over rounds; 2.00: a free second core)"
+          f"{others}; main thread inside the checks "
           f"{100 * row['inside_checks_share']:.1f}% of the open", flush=True)
 
 
