@@ -563,6 +563,13 @@ def results_section() -> str:
             "`trajectories.parquet` holds the per-run variables and `members.parquet` the "
             "per-member ones.", ""]
     out += _table(["variable", "dims", "meaning", "unit"], rows)
+    from cmo_sim.cli import RUN_TABLE_COLUMNS
+
+    out += ["", "### The table of `cmo-sim run`", "",
+            "`cmo-sim run` prints one row per scenario (and writes it to "
+            "`summary_by_scenario.csv`):", ""]
+    out += _table(["column", "meaning", "unit"],
+                  [[f"`{k}`", meaning, unit] for k, (meaning, unit) in RUN_TABLE_COLUMNS.items()])
     return "\n".join(out)
 
 

@@ -227,6 +227,27 @@ def _os_error_line(exc: OSError) -> str:
     return (f"{' -> '.join(names)}: " if names else "") + exc.strerror + hint
 
 
+#: The columns of the per-scenario table ``cmo-sim run`` prints (and writes to
+#: ``summary_by_scenario.csv``): meaning and unit.
+RUN_TABLE_COLUMNS: dict[str, tuple[str, str]] = {
+    "runs": ("replicates of the scenario", "count"),
+    "thriving": ("share of runs thriving at the end", "0-1"),
+    "struggling": ("share of runs struggling at the end", "0-1"),
+    "completed": ("share of runs whose fixed term completed (shown when any did)", "0-1"),
+    "dissolved": ("share of runs dissolved within the simulated months", "0-1"),
+    "median_month": ("median month of dissolution among the runs that dissolved (empty when "
+                     "none did)", "month"),
+    "by_trust": ("share of runs dissolved by a trust collapse (inter-organisational origin)",
+                 "0-1"),
+    "by_faith": ("share of runs dissolved by a faith collapse (intra-organisational origin)",
+                 "0-1"),
+    "performance": ("mean cumulative performance over runs", "ambition units"),
+    "synergy_mean": ("mean over runs of each run's mean synergy while in place", "0-1"),
+    "trust_final": ("mean over runs of the final mean trust between members", "0-1"),
+    "faith_final": ("mean over runs of the final mean faith", "0-1"),
+}
+
+
 def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
     """Per-scenario table: end states, dissolution month and cause, performance, synergy, trust."""
     g = summary.groupby("scenario", sort=False)
@@ -278,6 +299,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     with pd.option_context("display.width", 160, "display.precision", 3):
         print(f"{results.n_runs} runs, {args.steps} months, seed {args.seed}")
         print(table.to_string())
+        print("shares of runs; median_month: among the runs that dissolved; performance, "
+              "synergy, trust, faith: means over runs (docs/reference.md)")
 
     def write(folder: Path) -> None:
         results.to_parquet(folder / "results")

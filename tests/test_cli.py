@@ -477,3 +477,18 @@ def test_sweep_verify_option_reaches_the_resume(tmp_path: Path, monkeypatch,
     assert exited.value.code == 1
     err = capsys.readouterr().err
     assert "--verify" in err and "'fast'" in err and "full" in err
+
+
+def test_every_column_of_the_run_table_is_explained(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from cmo_sim.cli import RUN_TABLE_COLUMNS
+
+    buddying = str(SCENARIOS / "buddying.yaml")  # completes: the table gains 'completed'
+    assert main(["run", buddying, "--runs", "10", "--steps", "30", "--quiet",
+                 "--out", str(tmp_path / "o")]) == 0
+    assert "median_month: among the runs that dissolved" in capsys.readouterr().out
+    table = pd.read_csv(tmp_path / "o" / "summary_by_scenario.csv", index_col=0)
+    assert set(table.columns) <= set(RUN_TABLE_COLUMNS) and "completed" in table.columns
+    reference = (ROOT / "docs" / "reference.md").read_text(encoding="utf-8")
+    for column in RUN_TABLE_COLUMNS:
+        assert f"| `{column}` |" in reference, column
