@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cmo_sim._simulate import as_scenarios, simulate
+from cmo_sim._simulate import as_scenarios, as_theory, simulate
 from cmo_sim.results import Results
 from cmo_sim.scenario import Scenario
-from cmo_sim.theory import Theory, load_theory
+from cmo_sim.theory import Theory
 
 __all__ = ["COMPARED_OUTCOMES", "Comparison", "compare"]
 
@@ -167,7 +167,7 @@ def compare(
     else:
         if scenarios is not None:
             raise ValueError("scenarios: not used when comparing two scenarios")
-        resolved = load_theory(theory) if not isinstance(theory, Theory) else theory
+        resolved = as_theory(theory)
         left, right = as_scenarios([a]), as_scenarios([b])
         common = dict(runs=runs, steps=steps, seed=seed, theory=resolved, progress=progress)
         first, second = simulate(left, **common), simulate(right, **common)

@@ -4,7 +4,8 @@ A page's ``python`` blocks run in one namespace (named ``__main__``, as a script
 the page would be), ``bash`` and ``sh`` blocks as shell commands, all in a fresh working
 directory that holds the project's data and scripts (``scenarios/``, ``calibration/``,
 ``tools/``, ``experiments/``, ``benchmarks/``, as a checkout does),
-with ``ROOT`` (the project root) known to Python blocks and ``$ROOT`` to shell blocks. A ``text`` block right after a code block shows that block's output:
+with ``ROOT`` (the project root) known to Python blocks and ``$ROOT`` to shell blocks. A
+``text`` block right after a code block shows that block's output:
 ``python tools/doc_blocks.py PAGE --write`` rewrites those blocks from a run, and
 ``python tools/doc_blocks.py PAGE`` exits 1 when a block fails or its output differs from what
 the page shows (the test suite runs the check).

@@ -47,15 +47,18 @@ def scenario_rows(runs: int, seed: int) -> list[dict]:
 
 
 def annual_hazard(summary) -> list[float]:
-    """Dissolutions in each year among the runs in place at its start (years 1 .. 10)."""
+    """Dissolutions in each year among the runs in place at its start (years 1 .. 10).
+
+    The calibration's ``hazard`` measure (:func:`cmo_sim.calibrate._measures.annual_hazard`)
+    at the end of each year.
+    """
+    from cmo_sim.calibrate._measures import annual_hazard as hazard
+
     ended = summary["ended_at"].to_numpy(float)
     dissolved = summary["dissolved"].to_numpy(bool)
-    out = []
-    for year in range(STEPS // 12):
-        at_risk = ~(ended < 12 * year)
-        events = dissolved & (ended >= 12 * year) & (ended < 12 * (year + 1))
-        out.append(float(events.sum() / at_risk.sum()) if at_risk.any() else float("nan"))
-    return out
+    dissolved_at = summary["dissolved_at"].to_numpy(float)
+    return [hazard(ended, dissolved, dissolved_at, 12 * (year + 1))
+            for year in range(STEPS // 12)]
 
 
 def checks(rows: list[dict]) -> list[tuple[str, float | str, str, bool]]:

@@ -72,6 +72,19 @@ def _regime_code(attrs: dict, state: str) -> int:
     return END_STATES.index(state)
 
 
+def annual_hazard(ended: np.ndarray, dissolved: np.ndarray, dissolved_at: np.ndarray,
+                  month: int) -> float:
+    """Share of the runs in place at ``month - 12`` that dissolved in the year before ``month``.
+
+    ``ended`` is each run's month of ending (NaN while in place), ``dissolved`` whether it
+    dissolved and ``dissolved_at`` when (NaN if not); NaN when no run is at risk.
+    """
+    at_risk = ~(ended < month - 12)
+    events = dissolved & (dissolved_at >= month - 12) & (dissolved_at < month)
+    n_at_risk = int(at_risk.sum())
+    return float(events.sum() / n_at_risk) if n_at_risk else math.nan
+
+
 def _value(results: Results, rows: np.ndarray, target: Target, steps: int) -> float:
     summary = results.summary
     month = target.month
@@ -85,10 +98,7 @@ def _value(results: Results, rows: np.ndarray, target: Target, steps: int) -> fl
     if target.measure == "dissolved_by":
         return float(np.mean(dissolved & (dissolved_at < month)))
     if target.measure == "hazard":
-        at_risk = ~(ended < month - 12)
-        events = dissolved & (dissolved_at >= month - 12) & (dissolved_at < month)
-        n_at_risk = int(at_risk.sum())
-        return float(events.sum() / n_at_risk) if n_at_risk else math.nan
+        return annual_hazard(ended, dissolved, dissolved_at, month)
     if target.measure == "achieved":
         result = summary["result"].to_numpy(dtype=object)[rows]
         return float(np.mean((result == "achieved") & (ended < month)))

@@ -15,7 +15,7 @@ import xarray as xr
 
 from cmo_sim._errors import ScenarioError
 from cmo_sim._limits import check_sweep
-from cmo_sim._simulate import default_chunk_runs
+from cmo_sim._simulate import as_theory, default_chunk_runs
 from cmo_sim.core.runner import Record, validate_record
 from cmo_sim.rng import normalise_seed
 from cmo_sim.scenario import check_steps
@@ -40,7 +40,7 @@ from cmo_sim.sweep.store import (
     check_verify,
     store_format,
 )
-from cmo_sim.theory import Theory, load_theory
+from cmo_sim.theory import Theory
 
 __all__ = ["open_sweep", "run_sweep"]
 
@@ -193,10 +193,7 @@ def run_sweep(
         chunk=chunk_runs or default_chunk_runs(sweep.base.n_members, steps, every),
         executor=executor, max_memory=max_memory, max_time=max_time,
     )
-    if theory is None or isinstance(theory, str | os.PathLike):
-        theory = load_theory(theory)
-    elif not isinstance(theory, Theory):
-        raise ValueError(f"theory: {theory!r} is not a Theory or a path to a theory file")
+    theory = as_theory(theory)
     check_theory_factors(sweep.paths, theory, sweep.factors)
     check_steps(sweep.base, steps)
     if "term" in sweep.paths:
