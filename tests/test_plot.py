@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import json
 from pathlib import Path
 
 import matplotlib
@@ -450,7 +451,7 @@ def test_gallery_script_writes_every_figure(tmp_path, capsys):
     spec.loader.exec_module(gallery)
     out, docs = tmp_path / "gallery", tmp_path / "docs"
     written = gallery.main(["--out", str(out), "--docs", str(docs), "--runs", "4",
-                            "--steps", "24", "--sobol-samples", "8"])
+                            "--steps", "25", "--sobol-samples", "8"])  # a timeline at 24
     expected = {"compare_performance", "compare_dissolved_at", "trajectories", "survival",
                 "end_states", "partnership", "regime_map", "regime_map_dissolved", "theory_graph",
                 "theory_graph_ablated"}
@@ -463,7 +464,11 @@ def test_gallery_script_writes_every_figure(tmp_path, capsys):
         assert "sensitivity figure needs the analysis module" in capsys.readouterr().out
     assert {p.stem for p in out.glob("*.png")} == expected
     assert {p.stem for p in docs.glob("*.png")} == set(gallery.README_FIGURES)
-    assert set(written) == expected | {f"docs/{n}" for n in gallery.README_FIGURES}
+    assert set(written) == expected | {f"docs/{n}" for n in gallery.README_FIGURES} | {
+        "docs/figures.json"}  # the numbers the README figures show
+    numbers = json.loads((docs / "figures.json").read_text(encoding="utf-8"))
+    assert numbers["settings"] == {"runs": 4, "steps": 25, "seed": 0}
+    assert set(numbers) >= {"trajectories", "survival", "end_states", "regime_map"}
     for path in docs.glob("*.png"):
         assert path.stat().st_size < 150_000
         assert mimage.imread(path).shape[1] == 900
