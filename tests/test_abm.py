@@ -442,8 +442,11 @@ def test_the_data_collector_reports_model_and_agent_variables():
         model.step()
     per_month = model.datacollector.get_model_vars_dataframe()
     assert list(per_month.columns) == ["mean_trust", "mean_faith", "synergy", "inertia",
-                                       "ambition", "performance", "dissolved"]
+                                       "ambition", "performance", "dissolved", "dissolved_at",
+                                       "months", "scenario"]
     assert len(per_month) == model.steps + 1
+    assert per_month["months"].tolist() == list(range(model.steps + 1))
+    assert (per_month["scenario"] == "savings_sequestered").all()
     np.testing.assert_allclose(per_month["synergy"] + per_month["inertia"], 1.0)
     agents = model.datacollector.get_agent_vars_dataframe()
     assert {"faith", "trust_given", "trust_received", "intra_conflict", "active"} <= set(
@@ -466,23 +469,25 @@ def test_the_data_collector_reports_model_and_agent_variables():
 
 def test_batch_run_gives_different_repeatable_runs():
     scenario = _shipped("voluntary_alliance")
-    parameters = {"scenario": [scenario], "replicate": range(20), "seed": [1]}
+    parameters = {"scenario": [scenario], "replicate": range(20), "seed": [1], "steps": [30]}
 
     def sweep():
         rows = mesa.batch_run(PartnershipModel, parameters, iterations=1, max_steps=30,
                               display_progress=False)
-        return pd.DataFrame(rows).drop(columns=["scenario"])
+        return pd.DataFrame(rows)
 
     first, second = sweep(), sweep()
     pd.testing.assert_frame_equal(first, second)
     assert first["RunId"].nunique() == 20
+    assert (first["scenario"] == "voluntary_alliance").all()  # the name, not the object
     assert sorted(first["replicate"].unique()) == list(range(20))
-    per_run = first.groupby("replicate")[["mean_trust", "synergy", "Step"]].first()
+    per_run = first.groupby("replicate")[["mean_trust", "synergy", "months"]].first()
     assert len({tuple(row) for row in per_run.round(12).itertuples(index=False)}) == 20
-    # A Mesa sweep run is the same run as that replicate in the numpy engine.
+    # A Mesa sweep run is the same run as that replicate in the numpy engine, and its row is
+    # the state after the months the run lasted.
     batch = cmo_sim.simulate(scenario, runs=20, steps=40, seed=1, record="trajectory")
     for replicate, row in per_run.iterrows():
-        expected = batch.trajectories["synergy"].sel(run=replicate, step=int(row["Step"]))
+        expected = batch.trajectories["synergy"].sel(run=replicate, step=int(row["months"]))
         assert row["synergy"] == pytest.approx(float(expected), abs=TOLERANCE)
 
 
@@ -493,8 +498,8 @@ def test_bad_arguments_are_reported():
         PartnershipModel(scenario, steps=0)
     with pytest.raises(ValueError, match="replicate"):
         PartnershipModel(scenario, replicate=-1)
-    with pytest.raises(ValueError, match="scenario"):
-        PartnershipModel()
+    with pytest.raises(ValueError, match="leadership"):
+        PartnershipModel(leadership=2.0)
     with pytest.raises(ValueError, match="not both"):
         PartnershipModel(scenario, params=params.take(np.array([0])))
     with pytest.raises(ValueError, match="2 runs"):

@@ -12,6 +12,7 @@ the numpy engine's ``(step, stream, i, j)`` counters, so both engines give the s
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from os import PathLike
@@ -21,6 +22,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
+from cmo_sim._errors import ScenarioError, closest
 from cmo_sim.abm.agents import (
     Organisation,
     add_terms,
@@ -40,13 +42,22 @@ from cmo_sim.core.state import (
     TRUST_ACCOUNT,
     State,
 )
-from cmo_sim.core.terms import modulator_value, reduce_pair, size_norm
+from cmo_sim.core.terms import ContextInfo, modulator_value, reduce_pair, size_norm
 from cmo_sim.params import Params, compile_params
 from cmo_sim.rng import Stream, uniform
-from cmo_sim.scenario import FORMS, Scenario, check_steps, load_scenario
+from cmo_sim.scenario import (
+    FORMS,
+    MAX_MEMBERS,
+    MEMBER_FIELDS,
+    PARTNERSHIP_FIELDS,
+    Member,
+    Scenario,
+    check_steps,
+    load_scenario,
+)
 from cmo_sim.theory import Theory, load_theory
 
-__all__ = ["EVENT_COLUMNS", "Outlook", "PartnershipModel", "run_abm"]
+__all__ = ["EVENT_COLUMNS", "MonthlyCollector", "Outlook", "PartnershipModel", "run_abm"]
 
 #: Columns of the event log (:meth:`PartnershipModel.events_frame`).
 EVENT_COLUMNS = (
@@ -219,13 +230,180 @@ def _merge(*lists: str) -> str:
 _FLOOR = {CAUSE_TRUST: "trust_floor", CAUSE_FAITH: "faith_floor"}
 
 
+#: The model's own keyword arguments (besides the contexts).
+MODEL_ARGUMENTS = ("scenario", "members", "theory", "seed", "replicate", "steps", "params",
+                   "collect")
+
+
+def _keyword_contexts(theory: Theory) -> dict[str, ContextInfo]:
+    """The partnership-level contexts of ``theory`` (built-in and declared), by name."""
+    return {name: info for name, info in theory.contexts.items()
+            if info.level == "partnership" and name not in MODEL_ARGUMENTS}
+
+
+def _context_changes(values: Mapping[str, Any], theory: Theory) -> dict[str, Any]:
+    """The ``Scenario.with_values`` changes of keyword contexts, each checked (name, range).
+
+    Raises
+    ------
+    ScenarioError
+        Naming the keyword: an unknown name (with the closest one), a member attribute given
+        as a keyword, a value of the wrong type or out of the context's range.
+    """
+    allowed = _keyword_contexts(theory)
+    changes: dict[str, Any] = {}
+    for name, value in values.items():
+        info = allowed.get(name)
+        if info is None:
+            if name in MEMBER_FIELDS:
+                raise ScenarioError(
+                    f"PartnershipModel: '{name}' is a member attribute, not a partnership "
+                    f"context: give it per member, e.g. members=[{{'{name}': ...}}, ...]")
+            if name in theory.contexts:
+                raise ScenarioError(
+                    f"PartnershipModel: '{name}' is a member-level context, not a partnership "
+                    f"context: give it per member, e.g. "
+                    f"members=[{{'contexts': {{'{name}': ...}}}}, ...]")
+            raise ScenarioError(
+                f"PartnershipModel: unknown keyword argument '{name}'"
+                f"{closest(name, [*allowed, *MODEL_ARGUMENTS])} (allowed: the partnership "
+                f"contexts {', '.join(allowed)}; and {', '.join(MODEL_ARGUMENTS)})")
+        if isinstance(value, np.generic):
+            value = value.item()
+        if info.boolean:
+            if not isinstance(value, bool):
+                raise ScenarioError(f"PartnershipModel: {name}={value!r} is not a boolean "
+                                    "(allowed: True or False)")
+        else:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ScenarioError(f"PartnershipModel: {name}={value!r} is not a number "
+                                    f"(allowed: {info.low:g} .. {info.high:g})")
+            value = float(value)
+            if not info.low <= value <= info.high:  # NaN fails too
+                raise ScenarioError(f"PartnershipModel: {name}={value!r} is out of range "
+                                    f"(allowed: {info.low:g} .. {info.high:g})")
+        changes[name if name in PARTNERSHIP_FIELDS else f"contexts.{name}"] = value
+    return changes
+
+
+def _member_list(members: Any) -> list[dict[str, Any]]:
+    """The ``members`` keyword as a list of member mappings (a count: typical members)."""
+    if isinstance(members, np.integer):
+        members = int(members)
+    if isinstance(members, int) and not isinstance(members, bool):
+        if not 2 <= members <= MAX_MEMBERS:
+            raise ScenarioError(f"PartnershipModel: members={members} is not allowed (a count "
+                                f"2 .. {MAX_MEMBERS}, or a list of member mappings)")
+        return [{} for _ in range(members)]
+    if isinstance(members, str | bytes | Mapping) or not isinstance(members, Iterable):
+        raise ScenarioError(
+            f"PartnershipModel: members={members!r} is not a count or a list of members "
+            "(mappings of member attributes, e.g. [{'size': 800}, {'size': 1200}])")
+    out = []
+    for i, member in enumerate(members):
+        if isinstance(member, Member):
+            out.append(member.model_dump())
+        elif isinstance(member, Mapping):
+            out.append(dict(member))
+        else:
+            raise ScenarioError(f"PartnershipModel: members[{i}]: {member!r} is not a mapping "
+                                "of member attributes (or a Member)")
+    return out
+
+
+def _build_scenario(scenario: Any, members: Any, contexts: Mapping[str, Any],
+                    theory: Theory) -> Scenario:
+    """The scenario a model runs, checked against ``theory``.
+
+    ``scenario`` (or the typical partnership), with its members replaced by ``members`` and
+    its contexts overridden by the keyword ``contexts``. Every keyword is checked before the
+    scenario is read.
+    """
+    if (isinstance(scenario, tuple) and len(scenario) == 2 and isinstance(scenario[0], str)
+            and scenario[0] in Scenario.model_fields):
+        raise ScenarioError(
+            f"PartnershipModel: scenario=({scenario[0]!r}, ...) is one field of a Scenario, not a "
+            "scenario (a sweep such as mesa.batch_run iterates over a Scenario given on its "
+            "own: put it in a list, {'scenario': [scenario]})")
+    changes = _context_changes(contexts, theory)
+    listed = None if members is None else _member_list(members)
+    base = None if scenario is None else load_scenario(scenario)
+    if base is None or listed is not None:
+        data = {} if base is None else base.to_dict()
+        data["members"] = [{}, {}] if listed is None else listed
+        base = load_scenario(data)
+    if changes:
+        base = base.with_values(changes)
+    return load_scenario(base, theory)
+
+
+class MonthlyCollector(mesa.DataCollector):
+    """The model's DataCollector: entry ``k`` is the state at the end of month ``k``.
+
+    Month ``k`` counts from 0, as ``dissolved_at`` and a timeline event's ``step`` do: entry
+    ``k`` of ``model_vars`` (and of the agent records) is the state after ``k + 1`` steps. The
+    state at start-up (before month 0) is kept apart, in :attr:`initial`. So the last entry
+    is the state after the last step, where Mesa 3.3's ``batch_run`` reads a run's final
+    state (``model_vars[model.steps - 1]``), and its rows with ``data_collection_period=1``
+    are months 0, 1, ... each at its end.
+
+    The data frames are as usual: :meth:`get_model_vars_dataframe` has one row per step
+    taken, start-up first, indexed by the steps taken (column ``months``);
+    :meth:`get_agent_vars_dataframe` is indexed by ``Step`` (steps taken, 0 at start-up) and
+    ``AgentID``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Model reporters at start-up (before the first step).
+        self.initial: dict[str, Any] = {}
+
+    def collect(self, model: mesa.Model) -> None:
+        """Record the reporters now, as the entry of the month just settled."""
+        super().collect(model)
+        taken = model.steps
+        if taken == 0:
+            self.initial = {name: values.pop() for name, values in self.model_vars.items()}
+        for records in (self._agent_records, getattr(self, "_agenttype_records", {})):
+            if taken in records:
+                records[taken - 1] = records.pop(taken)
+        collected = getattr(self, "_collection_steps", None)  # kept by later Mesa versions
+        if collected:
+            if taken == 0:
+                collected.pop()
+            else:
+                collected[-1] = taken - 1
+
+    def get_model_vars_dataframe(self) -> pd.DataFrame:
+        """Model reporters at start-up and after every step (row ``k``: after ``k`` steps)."""
+        frame = super().get_model_vars_dataframe()
+        if not self.initial:
+            return frame
+        start = pd.DataFrame({name: [value] for name, value in self.initial.items()})
+        return pd.concat([start, frame], ignore_index=True)
+
+
 class PartnershipModel(mesa.Model):
     """One partnership over months: Organisation agents under the programme theory's rules.
 
+    Every parameter is a keyword argument (``scenario`` may also come first, positionally),
+    so ``mesa.batch_run`` grids and dashboard sliders set them by name; see docs/mesa.md.
+
     Parameters
     ----------
-    scenario : Scenario, path or mapping
-        The partnership's contexts (anything :func:`cmo_sim.load_scenario` accepts).
+    scenario : Scenario, path or mapping, optional
+        The partnership (anything :func:`cmo_sim.load_scenario` accepts): whatever the keyword
+        contexts and ``members`` leave out. Without it, the typical partnership.
+    **contexts : float (bool for ``mandated``)
+        Every partnership context of the scenario (``leadership``, ``shared_vision``, ...)
+        and every partnership-level context the theory declares; the default is the
+        context's typical value, or with ``scenario`` the scenario's value. A keyword
+        overrides the scenario from month 0 (timeline events still change it later).
+        :meth:`context_keywords` lists them with their ranges.
+    members : int or list of mappings (or Member), optional
+        The member organisations: a count (that many typical members) or one mapping of
+        member attributes each (``size``, ``resources``, ..., ``name``, ``contexts``);
+        replaces the scenario's members. Default: the scenario's, or two typical members.
     theory : Theory or path, optional
         The programme theory; the review's default when omitted.
     seed : int, numpy SeedSequence or Generator
@@ -237,9 +415,21 @@ class PartnershipModel(mesa.Model):
         Months to run; ``running`` turns False after them or at dissolution.
     params : Params, optional
         A one-run Params to run instead of compiling ``scenario`` (what :meth:`from_params`
-        passes); then ``scenario``, ``theory``, ``seed`` and ``replicate`` must be left out.
+        passes); then no scenario, contexts, members, theory, seed or replicate.
     collect : bool
-        Keep a Mesa :class:`~mesa.DataCollector` (model and agent reporters every month).
+        Keep a :class:`MonthlyCollector` (model and agent reporters every month): entry ``k``
+        is the state at the end of month ``k``, which is where Mesa 3.3's ``batch_run``
+        looks for a run's final state; the data frames have the start-up state first.
+        Model reporters: ``mean_trust``, ``mean_faith``, ``synergy``, ``inertia``,
+        ``ambition``, ``performance``, ``dissolved``, ``dissolved_at``, ``months`` (steps
+        taken) and ``scenario`` (the scenario's name).
+
+    Raises
+    ------
+    ScenarioError
+        Before any work, naming the keyword: an unknown one (with the closest name), a member
+        attribute given as a keyword, a value of the wrong type or out of the context's range,
+        or bad members.
 
     Attributes
     ----------
@@ -254,26 +444,27 @@ class PartnershipModel(mesa.Model):
         dominations, exits.
     events : list of dict
         The event log (see :meth:`events_frame`).
+    scenario_spec : Scenario or None
+        The scenario the model runs (None when built from a Params).
     """
 
     def __init__(
         self,
         scenario: Scenario | str | PathLike | Mapping | None = None,
         *,
+        members: int | Iterable[Mapping | Member] | None = None,
         theory: Theory | str | PathLike | None = None,
         seed: Any = 0,
         replicate: int = 0,
         steps: int = 120,
         params: Params | None = None,
         collect: bool = True,
+        **kwargs: Any,
     ) -> None:
         if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 1:
             raise ValueError(f"steps: {steps!r} is not allowed (an int >= 1)")
+        self.scenario_spec: Scenario | None = None
         if params is None:
-            if scenario is None:
-                raise ValueError("scenario: a scenario is needed (or a one-run params)")
-            scenario = load_scenario(scenario)
-            check_steps(scenario, int(steps))
             if isinstance(replicate, bool) or not isinstance(replicate, int | np.integer) or (
                 replicate < 0
             ):
@@ -282,14 +473,18 @@ class PartnershipModel(mesa.Model):
                 theory = load_theory(theory)
             elif not isinstance(theory, Theory):
                 raise ValueError(f"theory: {theory!r} is not a Theory or a path to a theory file")
+            scenario = _build_scenario(scenario, members, kwargs, theory)
+            check_steps(scenario, int(steps))
+            self.scenario_spec = scenario
             params = compile_params([scenario], replicates=[int(replicate)], seed=seed,
                                     theory=theory)
             names = [m.name or f"member {i}" for i, m in enumerate(scenario.members)]
         else:
-            if scenario is not None or theory is not None or seed != 0 or replicate != 0:
+            if (scenario is not None or theory is not None or seed != 0 or replicate != 0
+                    or members is not None or kwargs):
                 raise ValueError(
-                    "params: give either a scenario (with theory, seed, replicate) or a "
-                    "one-run params, not both"
+                    "params: give either a scenario (with contexts, members, theory, seed, "
+                    "replicate) or a one-run params, not both"
                 )
             if params.n_runs != 1:
                 raise ValueError(
@@ -320,6 +515,19 @@ class PartnershipModel(mesa.Model):
         self.datacollector = self._data_collector() if collect else None
         if self.datacollector is not None:
             self.datacollector.collect(self)
+
+    @staticmethod
+    def context_keywords(theory: Theory | str | PathLike | None = None
+                         ) -> dict[str, ContextInfo]:
+        """The contexts that are keyword arguments of the model under ``theory``.
+
+        The scenario's partnership contexts and the partnership-level contexts the theory
+        declares, each with its range (``low``, ``high``), typical value and meaning: what a
+        slider or a sweep over it needs. Member attributes are set through ``members``.
+        """
+        if theory is None or isinstance(theory, str | PathLike):
+            theory = load_theory(theory)
+        return _keyword_contexts(theory)
 
     @classmethod
     def from_params(
@@ -1018,8 +1226,8 @@ class PartnershipModel(mesa.Model):
         return pd.DataFrame(self.events, columns=list(EVENT_COLUMNS))
 
     # -- reporters and outputs ------------------------------------------------------------------
-    def _data_collector(self) -> mesa.DataCollector:
-        return mesa.DataCollector(
+    def _data_collector(self) -> MonthlyCollector:
+        return MonthlyCollector(
             model_reporters={
                 "mean_trust": "mean_trust",
                 "mean_faith": "mean_faith",
@@ -1028,6 +1236,9 @@ class PartnershipModel(mesa.Model):
                 "ambition": "ambition",
                 "performance": "performance",
                 "dissolved": "dissolved",
+                "dissolved_at": "dissolved_at",
+                "months": "steps",
+                "scenario": "scenario_name",
             },
             agent_reporters={
                 "name": "name",
@@ -1202,3 +1413,25 @@ def run_abm(params: Params, steps: int, record: Record = "summary") -> RunOutput
         }
     return RunOutput(final=final, synergy_mean=synergy_mean, steps_recorded=recorded,
                      trajectories=trajectories, steps=steps)
+
+
+def _signature() -> inspect.Signature:
+    """``PartnershipModel.__init__`` as tools that read signatures see it (Mesa's SolaraViz).
+
+    Every partnership context of the scenario is a keyword with its typical value as default;
+    ``**kwargs`` takes the contexts a theory of one's own declares.
+    """
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    own = inspect.signature(PartnershipModel.__init__).parameters
+    contexts = [
+        inspect.Parameter(name, keyword, default=Scenario.model_fields[name].default,
+                          annotation=bool if info.boolean else float)
+        for name, info in _keyword_contexts(load_theory()).items()
+        if name in PARTNERSHIP_FIELDS
+    ]
+    listed = [own["self"], own["scenario"], *contexts,
+              *(own[name] for name in MODEL_ARGUMENTS if name != "scenario"), own["kwargs"]]
+    return inspect.Signature(listed, return_annotation=None)
+
+
+PartnershipModel.__init__.__signature__ = _signature()
