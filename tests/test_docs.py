@@ -34,6 +34,7 @@ CHECKED_ELSEWHERE = {
     "docs/calibration.md": "tests/test_calibrate.py",
     "docs/experiments.md": "tests/test_experiments.py",
     "docs/limits.md": "tests/test_fail_fast.py",
+    "docs/mesa.md": "tests/test_mesa_conventions.py",
 }
 #: README's set-up command that runs the test suite: run by .ci/run, not from inside it.
 README_TEST_COMMAND = 1

@@ -28,8 +28,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 #: What a copy needs to import the package and run its tests.
-COPIED = ("cmo_sim", "tests", "scenarios", "docs", "experiments", "benchmarks", "tools",
-          "pyproject.toml", "README.md")
+COPIED = ("cmo_sim", "tests", "scenarios", "calibration", "docs", "experiments", "benchmarks",
+          "tools", "pyproject.toml", "README.md", ".ci")
 
 
 @dataclass(frozen=True)
@@ -135,6 +135,36 @@ MUTATIONS = (
         ("tests/test_store_integrity.py",),
         "a writer removes every temporary, a running writer's too",
     ),
+    Mutation(
+        "merger_members_leave", "cmo_sim/scenario.py",
+        'if self.form in ("merger", "fixed_term"):', 'if self.form in ("fixed_term",):',
+        ("tests/test_forms.py",), "a merger's members leave below a floor like an alliance's",
+    ),
+    Mutation(
+        "contract_exits_a_month_early", "cmo_sim/core/step.py",
+        "may_leave = ((period > 0) & ((t + 1) % np.maximum(period, 1) == 0))[:, None]",
+        "may_leave = ((period > 0) & (t % np.maximum(period, 1) == 0))[:, None]",
+        ("tests/test_forms.py",), "contract exit points a month before the agreement ends, "
+        "both engines",
+        also=(("cmo_sim/abm/model.py", "may_leave = period > 0 and (view.t + 1) % period == 0",
+               "may_leave = period > 0 and view.t % period == 0"),),
+    ),
+    Mutation(
+        "network_never_recruits", "cmo_sim/core/step.py",
+        "open_place = params.present & ~still & (exit_step >= 0) & (exit_step < t)",
+        "open_place = params.present & ~still & (exit_step >= 0) & (exit_step < 0)",
+        ("tests/test_forms.py",), "a network never fills the places left, both engines",
+        also=(("cmo_sim/abm/model.py", "if not m.active and 0 <= m.exit_step < t]",
+               "if not m.active and 0 <= m.exit_step < 0]"),),
+    ),
+    Mutation(
+        "fixed_term_ends_a_month_late", "cmo_sim/core/step.py",
+        "due = (params.term == t) & alive & ~dissolved",
+        "due = (params.term == t - 1) & alive & ~dissolved",
+        ("tests/test_forms.py",), "a fixed term completes a month after its term, both engines",
+        also=(("cmo_sim/abm/model.py", "if t == self.term and not self.dissolved:",
+               "if t == self.term + 1 and not self.dissolved:"),),
+    ),
 )
 
 
@@ -160,7 +190,7 @@ def run_mutation(mutation: Mutation, workers: int | None = None) -> tuple[bool, 
                 raise SystemExit(f"{mutation.name}: the text to mutate is not found exactly once "
                                  f"in {path}; update MUTATIONS in {Path(__file__).name}")
             target.write_text(text.replace(old, new))
-        command = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+        command = [sys.executable, "-m", "pytest", "-q", "-x", "-n", "0", "-p", "no:cacheprovider",
                    *mutation.tests]
         env = {**os.environ, "PYTHONPATH": str(copy)}
         start = time.perf_counter()
