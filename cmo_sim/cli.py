@@ -768,6 +768,17 @@ def _theory_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--theory", default=None, help="theory YAML (default: the review's)")
 
 
+def _cmd_app(args: argparse.Namespace) -> int:
+    from cmo_sim.app._server import app_available, serve
+
+    problem = app_available()
+    if problem is not None:
+        raise UserError(problem)
+    if args.scenario is not None:
+        _check_path(Path(args.scenario), "--scenario")
+    return serve(args.host, args.port, args.scenario)
+
+
 class _Help(argparse.HelpFormatter):
     """Help that shows each option's default (unless its text already says it)."""
 
@@ -1019,6 +1030,17 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--out", required=True, help="output folder")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
     fit.set_defaults(func=_cmd_calibrate)
+
+    app = sub.add_parser(
+        "app", help="serve the interactive explorer in a web browser",
+        description="Serve the explorer (a Solara page): contexts as controls, one partnership "
+        "of the Mesa engine stepped live, and 1,000 runs of the numpy core recomputed when a "
+        "control moves; see docs/app.md. Needs the app extra: pip install 'cmo-sim[app]'.")
+    app.add_argument("--port", type=int, default=8765, help="port to listen on")
+    app.add_argument("--host", default="localhost", help="host name or address to listen on")
+    app.add_argument("--scenario", metavar="FILE", default=None,
+                     help="scenario YAML to start from (default: a typical voluntary dyad)")
+    app.set_defaults(func=_cmd_app)
     return parser
 
 
