@@ -42,6 +42,9 @@ def server_environment(scenario: str | os.PathLike | None) -> dict[str, str]:
     """The environment of the server: the start scenario, and no reports sent anywhere."""
     env = dict(os.environ)
     env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "False"
+    # Solara warns on every page over plain http that its cookies fall back to samesite=lax.
+    quiet = "ignore:Cookies with samesite=none:UserWarning"
+    env["PYTHONWARNINGS"] = ",".join(filter(None, [env.get("PYTHONWARNINGS"), quiet]))
     env.pop(APP_SCENARIO_ENV, None)
     if scenario is not None:
         env[APP_SCENARIO_ENV] = str(Path(scenario).resolve())

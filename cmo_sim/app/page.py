@@ -363,9 +363,9 @@ def Explorer(scenario: Scenario | str | None = None, contexts: dict[str, Any] | 
                     f"{current.form}; entry point {current.entry_point or 'none'}",
                     classes=["cmo-scenario-line"])
         with solara.Columns([1, 1.15]):
-            with solara.Column():
+            with solara.Column(classes=["cmo-live"]):
                 LivePartnership(current, key, set_message)
-            with solara.Column():
+            with solara.Column(classes=["cmo-batch"]):
                 BatchPanel(current, key)
 
 
