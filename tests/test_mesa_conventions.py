@@ -11,6 +11,7 @@ import mesa
 import numpy as np
 import pandas as pd
 import pytest
+from _own_theory import OWN_THEORY
 
 import cmo_sim
 from cmo_sim.abm import PartnershipModel
@@ -23,17 +24,7 @@ import doc_blocks  # noqa: E402
 SCENARIOS = ROOT / "scenarios"
 ALLIANCE = SCENARIOS / "voluntary_alliance.yaml"
 TOLERANCE = 1e-9
-THEORY = cmo_sim.load_theory({
-    "extends": "default",
-    "contexts": [
-        {"name": "liaison_turnover", "level": "partnership", "range": [0.0, 1.0],
-         "typical": 0.0, "meaning": "Liaison posts that change hands.", "provenance": "p"},
-        {"name": "formal_process", "level": "member", "range": [0.0, 2.0],
-         "typical": 0.5, "meaning": "Formal process.", "provenance": "p"}],
-    "rules": [{"id": "liaison.turnover_resets", "context": "liaison_turnover",
-               "mechanism": "reduced_trust", "outcome": "trust", "sign": -1,
-               "weight": 0.5, "site": "trust_change", "provenance": "p"}],
-})
+THEORY = cmo_sim.load_theory(OWN_THEORY)
 
 
 def _sweep(parameters, max_steps=120, **kwargs) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from _own_theory import OWN_THEORY
 
 from cmo_sim._reference import (
     DESIGN_MEANINGS,
@@ -268,17 +269,7 @@ def test_the_schema_rejects_an_unknown_key_and_an_out_of_range_context(validator
 
 def test_the_schema_takes_the_contexts_a_theory_declares():
     jsonschema = _jsonschema()
-    theory = load_theory({
-        "extends": "default",
-        "contexts": [
-            {"name": "liaison_turnover", "level": "partnership", "range": [0.0, 1.0],
-             "typical": 0.0, "meaning": "Liaison posts that change hands.", "provenance": "p"},
-            {"name": "formal_process", "level": "member", "range": [0.0, 2.0],
-             "typical": 0.5, "meaning": "Formal process.", "provenance": "p"}],
-        "rules": [{"id": "liaison.turnover_resets", "context": "liaison_turnover",
-                   "mechanism": "reduced_trust", "outcome": "trust", "sign": -1,
-                   "weight": 0.5, "site": "trust_change", "provenance": "p"}],
-    })
+    theory = load_theory(OWN_THEORY)
     validator = jsonschema.Draft202012Validator(scenario_json_schema(theory))
     good = _with("contexts", {"liaison_turnover": 0.4})
     good["members"][0]["contexts"] = {"formal_process": 1.5}

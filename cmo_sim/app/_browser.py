@@ -15,7 +15,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from cmo_sim.app._server import server_command, server_environment, wait_until_served
+from cmo_sim.app._server import (
+    server_command,
+    server_environment,
+    stop,
+    wait_until_served,
+)
 
 __all__ = ["CHROMIUM_FLAGS", "chromium_path", "free_port", "open_page", "running_server"]
 
@@ -56,12 +61,7 @@ def running_server(scenario: str | os.PathLike | None = None, *, host: str = "12
         wait_until_served(url, process, timeout=60)
         yield url, time.perf_counter() - start
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         if output is not subprocess.DEVNULL:
             output.close()
 
