@@ -15,7 +15,7 @@ NET = cmo_sim.load_scenario({"name": "net", "members": [{}, {}, {}, {}]})
 def test_public_api_is_exactly_all():
     public = {name for name in dir(cmo_sim) if not name.startswith("_")}
     modules = {"core", "params", "results", "rng", "scenario", "theory", "plot", "cli", "abm",
-               "testing", "analysis", "sweep", "calibrate"}
+               "testing", "analysis", "sweep", "calibrate", "app"}
     assert public - modules == set(cmo_sim.__all__)
     # Each public name is the object of the module that implements it (not a stand-in).
     from cmo_sim import (
