@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 import cmo_sim
 from cmo_sim.core import StepCache, init, run, step
+from cmo_sim.core.step import fixed_terms
 from cmo_sim.params import compile_params
 from cmo_sim.scenario import MEMBER_FIELDS, PARTNERSHIP_FIELDS, field_bounds
 from cmo_sim.testing import scenarios as generated_scenarios
@@ -242,6 +244,72 @@ def test_step_cache_changes_nothing_when_members_leave_and_contexts_change():
     rows = np.flatnonzero(~fresh.dissolved)[::2]
     sub = params.take(rows)
     assert _states_equal(step(fresh.take(rows), sub, 60, cache), step(fresh.take(rows), sub, 60))
+
+
+def _networks(widths, timeline=()):
+    return [cmo_sim.load_scenario(
+        {"name": f"net{n}", "form": "network", "lead": n // 2, "timeline": list(timeline),
+         "members": [{"culture": (0.37 * k) % 1.0, "size": 150.0 * (k + 1),
+                      "resources": 0.3 + 0.05 * (k % 8)} for k in range(n)]})
+        for n in widths]
+
+
+def _fixed_rows_equal(fx, full, rows) -> bool:
+    """The per-run arrays and sites of two Fixed agree, bit for bit, in ``rows``."""
+    names = [f.name for f in dataclasses.fields(fx)
+             if f.name not in ("iu", "ju", "incidence", "needs", "site", "month", "settled",
+                               "view")]
+    pairs = [(getattr(fx, k), getattr(full, k)) for k in names]
+    pairs += [(fx.site[k], full.site[k]) for k in full.site]
+    pairs += [(fx.view.state[k], v) for k, v in full.view.state.items()]
+    pairs += [(fx.view.targets[k], v) for k, v in full.view.targets.items()]
+    pairs += [(fx.view.ease, full.view.ease)]
+    return all(np.array_equal(a[rows], b[rows]) for a, b in pairs)
+
+
+def test_per_run_cache_update_is_the_full_recompute_bit_for_bit(monkeypatch):
+    """Only runs that gain or lose a member, or whose contexts change, get new terms."""
+    timeline = [{"step": 6, "changes": {"leadership": 0.2}},
+                {"step": 15, "changes": {"members[1].culture": 0.95}}]
+    params = compile_params(_networks((2, 4, 7), timeline) + _networks((5, 16)),
+                            replicates=40, seed=3)
+    per_run, full = StepCache(), StepCache(per_run=False)
+    a = b = init(params)
+    for t in range(30):
+        a, b = step(a, params, t, per_run), step(b, params, t, full)
+        assert _states_equal(a, b), f"month {t}"
+        # The kept terms of every run still going are those a full recompute gives.
+        alive = ~a.ended
+        fresh = fixed_terms(params, params.contexts_at(t + 1), a.active & alive[:, None])
+        kept = per_run.get(params, params.contexts_at(t + 1), a.active & alive[:, None], alive)
+        assert _fixed_rows_equal(kept, fresh, np.flatnonzero(alive)), f"month {t}"
+    assert per_run.counts["per_run"] > 0
+    assert per_run.counts["rows"] < full.counts["rows"]
+    # Whole runs with trajectories: the runner's cache against one that recomputes fully.
+    runner = importlib.import_module("cmo_sim.core.runner")
+    mine = run(params, 60, record="trajectory")
+    monkeypatch.setattr(runner, "StepCache", lambda: StepCache(per_run=False))
+    theirs = run(params, 60, record="trajectory")
+    assert _states_equal(mine.final, theirs.final)
+    assert np.array_equal(mine.synergy_mean, theirs.synergy_mean)
+    for name, values in theirs.trajectories.items():
+        assert np.array_equal(mine.trajectories[name], values, equal_nan=True), name
+
+
+def test_a_run_losing_a_member_recomputes_only_that_run():
+    params = compile_params(_networks((8,)), replicates=10, seed=1)
+    cache = StepCache()
+    state = step(init(params), params, 0, cache)
+    assert cache.counts == {"full": 1, "per_run": 0, "rows": 10}
+    assert step(state, params, 1, cache) is not None and cache.counts["rows"] == 10
+    active = state.active.copy()
+    active[3, 5] = False  # run 3 loses member 5
+    left = dataclasses.replace(state, active=active)
+    assert _states_equal(step(left, params, 1, cache), step(left, params, 1))
+    assert cache.counts == {"full": 1, "per_run": 1, "rows": 11}
+    # ... and gains it back: again that run alone.
+    assert _states_equal(step(state, params, 2, cache), step(state, params, 2))
+    assert cache.counts == {"full": 1, "per_run": 2, "rows": 12}
 
 
 def test_same_seed_same_results_and_replicates_differ():

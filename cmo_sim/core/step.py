@@ -13,7 +13,9 @@ contexts or the membership change, which leaves every number as it would be with
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, fields
+from types import MappingProxyType
 
 import numpy as np
 
@@ -247,35 +249,223 @@ def fixed_terms(params: Params, ctx, active: np.ndarray) -> Fixed:
     )
 
 
+#: A per-run update is made when at most this share of the batch needs new terms.
+PER_RUN_BELOW = 0.5
+
+#: Fixed's fields that do not depend on the run: the same for any subset of runs.
+_SHARED = ("iu", "ju", "incidence")
+
+
+def _rows_differ(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``[runs]`` bool: where the rows of ``a`` and ``b`` differ in any bit."""
+    if a.dtype == np.float64 and b.dtype == np.float64:
+        a, b = a.view(np.uint64), b.view(np.uint64)
+    differ = a != b
+    while differ.ndim > 1:
+        differ = m.many(differ)
+    return differ
+
+
+def _context_rows(old, ctx) -> np.ndarray | None:
+    """Runs whose contexts differ between ``old`` and ``ctx`` (None: not comparable)."""
+    if old.values.keys() != ctx.values.keys():
+        return None
+    changed = None
+    for name, value in ctx.values.items():
+        before = old.values[name]
+        if before is value:
+            continue
+        if before.shape != value.shape:
+            return None
+        differ = _rows_differ(before, value)
+        changed = differ if changed is None else changed | differ
+    return changed
+
+
+class _Writes:
+    """The row writes of a per-run update, checked before any is made."""
+
+    __slots__ = ("n_runs", "rows", "pairs", "zeros")
+
+    def __init__(self, n_runs: int, rows: np.ndarray) -> None:
+        self.n_runs, self.rows = n_runs, rows
+        self.pairs: list[tuple[np.ndarray, np.ndarray]] = []
+        self.zeros: list[tuple[object, str]] = []
+
+    def add(self, dst, src) -> bool:
+        """Plan ``dst[rows] = src``; False when that would not reproduce a full recompute."""
+        if not isinstance(dst, np.ndarray) or dst.ndim == 0:
+            # A value shared by every run: the subset must have the very same.
+            return (not isinstance(src, np.ndarray) or src.ndim == 0) and bool(
+                np.array_equal(dst, src))
+        if (
+            not isinstance(src, np.ndarray)
+            or src.ndim != dst.ndim
+            or dst.shape[0] != self.n_runs
+            or src.shape[0] != self.rows.size
+            or src.shape[1:] != dst.shape[1:]
+            or src.dtype != dst.dtype
+            or not dst.flags.writeable
+        ):
+            return False
+        self.pairs.append((dst, src))
+        return True
+
+    def apply(self) -> None:
+        rows = self.rows
+        for dst, src in self.pairs:
+            dst[rows] = src
+        # Terms zero in the updated runs: a fresh array (the old one may be shared), zeroed.
+        for prepared, attr in self.zeros:
+            value = getattr(prepared, attr).copy()
+            value[rows] = 0.0
+            setattr(prepared, attr, value)
+
+
+def _plan_month(writes: _Writes, mine: list, theirs: list) -> bool:
+    """Plan the update of one site's prepared month terms from the subset's (``theirs``).
+
+    The subset may leave out terms that are zero in all its runs (those runs' parts are set to
+    zero, which adds exact zeros as leaving the term out would); a term the subset has and the
+    batch left out needs a full recompute (False).
+    """
+    j = 0
+    for p in mine:
+        q = theirs[j] if j < len(theirs) else None
+        if q is not None and q.term is p.term:
+            j += 1
+            if (p.static is None) != (q.static is None) or (p.mask is None) != (q.mask is None):
+                return False
+            if p.dynamic != q.dynamic:
+                return False
+            if p.static is not None and not writes.add(p.static, q.static):
+                return False
+            if p.mask is not None and not writes.add(p.mask, q.mask):
+                return False
+            continue
+        # Left out of the subset: zero in its runs.
+        attr = "static" if p.static is not None else "mask"
+        value = getattr(p, attr)
+        if value is None or not isinstance(value, np.ndarray) or value.ndim == 0 \
+                or value.shape[0] != writes.n_runs:
+            return False
+        writes.zeros.append((p, attr))
+    return j == len(theirs)
+
+
+def _update_rows(fx: Fixed, params: Params, ctx, active: np.ndarray,
+                 rows: np.ndarray) -> Fixed | None:
+    """``fx`` with the terms of runs ``rows`` recomputed for ``ctx`` and ``active``.
+
+    The terms of the other runs are left as they are. Returns None (nothing written) when the
+    rows' terms cannot be written into ``fx`` as a full recompute would have them.
+    """
+    sub_ctx = type(ctx)(MappingProxyType({k: v[rows] for k, v in ctx.values.items()}))
+    sub = fixed_terms(params.take(rows), sub_ctx, active[rows])
+    writes = _Writes(params.n_runs, rows)
+    for f in fields(fx):
+        name = f.name
+        mine, theirs = getattr(fx, name), getattr(sub, name)
+        if name in _SHARED:
+            if not np.array_equal(mine, theirs):
+                return None
+        elif name == "needs":
+            if not theirs <= mine:
+                return None
+        elif name in ("site", "settled"):
+            if (name == "site" and mine.keys() != theirs.keys()) or not all(
+                    k in theirs and writes.add(v, theirs[k]) for k, v in mine.items()):
+                return None
+        elif name == "month":
+            if mine.keys() != theirs.keys() or not all(
+                    _plan_month(writes, v, theirs[k]) for k, v in mine.items()):
+                return None
+        elif name == "view":
+            if theirs.ease is None or mine.ease is None or not (
+                writes.add(mine.w, theirs.w)
+                and writes.add(mine.count, theirs.count)
+                and writes.add(mine.ease, theirs.ease)
+                and mine.targets.keys() == theirs.targets.keys()
+                and all(writes.add(v, theirs.targets[k]) for k, v in mine.targets.items())
+                and all(k in mine.state and writes.add(mine.state[k], v)
+                        for k, v in theirs.state.items())
+            ):
+                return None
+        elif name != "active" and not writes.add(mine, theirs):
+            return None
+    writes.apply()
+    fx.view.ctx = ctx.values
+    new_active = fx.active.copy()
+    new_active[rows] = active[rows]
+    return dataclasses.replace(fx, active=new_active)
+
+
 class StepCache:
     """Keeps a batch's :class:`Fixed` terms from one :func:`step` to the next.
 
-    The terms are reused while the same ``params`` and contexts object are in force and no
-    partnership still going has lost a member; otherwise they are recomputed. Use one cache per
-    batch (the runner makes one per run); it holds the last terms until it is dropped.
+    The terms are reused while the same ``params`` are in force; when a partnership still going
+    gains or loses a member, or its contexts change (a timeline event), only that run's terms
+    are recomputed and written into the kept ones (every other run's numbers are left as they
+    are, so the results are those of a full recompute, bit for bit). New ``params``, a change in
+    more than :data:`PER_RUN_BELOW` of the batch, or terms that a subset cannot update (a month
+    term zero in the whole batch but not in the changed runs) recompute the whole batch. Use one
+    cache per batch (the runner makes one per run); it holds the last terms until it is dropped.
+
+    ``per_run=False`` recomputes the whole batch whenever any run still going changes, or the
+    contexts object does (the measure the per-run update is compared with). ``counts`` holds
+    the number of ``full`` and ``per_run`` recomputes and the ``rows`` recomputed in all.
     """
 
-    __slots__ = ("_key", "_fixed")
+    __slots__ = ("_key", "_fixed", "per_run", "counts")
 
-    def __init__(self) -> None:
+    def __init__(self, per_run: bool = True) -> None:
         self._key: tuple = ()
         self._fixed: Fixed | None = None
+        self.per_run = per_run
+        self.counts = {"full": 0, "per_run": 0, "rows": 0}
+
+    def _full(self, params: Params, ctx, active: np.ndarray) -> Fixed:
+        fixed = fixed_terms(params, ctx, active)
+        self._key, self._fixed = (params, ctx), fixed
+        self.counts["full"] += 1
+        self.counts["rows"] += params.n_runs
+        return fixed
 
     def get(self, params: Params, ctx, active: np.ndarray, alive: np.ndarray) -> Fixed:
         """The terms for ``params``, contexts ``ctx`` and members ``active``.
 
-        Reused when only dissolved runs (not ``alive``) differ from the last call's members.
+        Only the runs still going (``alive``) whose members differ from those of the kept
+        terms, and the runs whose contexts differ from the kept terms' contexts, are recomputed.
         """
         fixed = self._fixed
-        if (
-            fixed is None
-            or self._key[0] is not params
-            or self._key[1] is not ctx
-            or fixed.active.shape != active.shape
-            or bool(((fixed.active != active) & alive[:, None]).any())
-        ):
-            fixed = fixed_terms(params, ctx, active)
-            self._key, self._fixed = (params, ctx), fixed
+        if fixed is None or self._key[0] is not params or fixed.active.shape != active.shape:
+            return self._full(params, ctx, active)
+        joined_or_left = m.many(fixed.active != active) & alive
+        if not self.per_run:
+            if self._key[1] is not ctx or bool(joined_or_left.any()):
+                return self._full(params, ctx, active)
+            return fixed
+        changed = joined_or_left
+        if self._key[1] is not ctx:
+            # Every run whose contexts changed, going or not, so that each run's kept terms
+            # are always those of the kept contexts and of its kept members.
+            moved = _context_rows(self._key[1], ctx)
+            if moved is None:
+                return self._full(params, ctx, active)
+            changed = changed | moved
+        rows = np.flatnonzero(changed)
+        if rows.size > PER_RUN_BELOW * params.n_runs:
+            return self._full(params, ctx, active)
+        if rows.size:
+            updated = _update_rows(fixed, params, ctx, active, rows)
+            if updated is None:
+                return self._full(params, ctx, active)
+            fixed = updated
+            self.counts["per_run"] += 1
+            self.counts["rows"] += rows.size
+        elif self._key[1] is not ctx:
+            fixed.view.ctx = ctx.values
+        self._key, self._fixed = (params, ctx), fixed
         return fixed
 
 
