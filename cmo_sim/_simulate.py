@@ -9,11 +9,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 
 from cmo_sim._limits import check_simulate
-from cmo_sim.core.runner import Record, run, validate_record
+from cmo_sim.core.runner import (
+    Record,
+    check_trajectory_dtype,
+    record_buffers,
+    record_steps,
+    run,
+    validate_record,
+)
 from cmo_sim.params import compile_params
-from cmo_sim.results import Results, concat_results, summarise, trajectories_dataset
+from cmo_sim.results import Results, summarise, trajectory_arrays, trajectory_arrays_dataset
 from cmo_sim.rng import normalise_seed
 from cmo_sim.scenario import Scenario, check_steps, load_scenario
 from cmo_sim.theory import Theory, load_theory
@@ -86,6 +94,7 @@ def simulate(
     progress: bool | None = None,
     max_memory: int | float | str | None = None,
     max_time: int | float | str | None = None,
+    trajectory_dtype: Literal["float64", "float32"] = "float64",
 ) -> Results:
     """Simulate ``runs`` replicates of each scenario for ``steps`` months.
 
@@ -116,6 +125,10 @@ def simulate(
     max_time : int, float or str, optional
         Likewise for the estimated time on one core: seconds or a text such as ``"12h"``.
         Default: the ``CMO_SIM_MAX_TIME`` environment variable, else 7 days.
+    trajectory_dtype : "float64" or "float32"
+        Type of the recorded float variables (trust, faith, synergy, ...); ``"float32"``
+        halves their memory and files, each value being the float64 one rounded once. Bool
+        and integer variables (active, conflict_events, regime) and the summary are unchanged.
 
     Returns
     -------
@@ -139,6 +152,7 @@ def simulate(
     ):
         raise ValueError(f"chunk_runs: {chunk_runs!r} is not allowed (an int >= 1)")
     every = validate_record(record, steps)
+    float_dtype = check_trajectory_dtype(trajectory_dtype)
     seed_int = normalise_seed(seed)
     theory = as_theory(theory)
     scenario_list = as_scenarios(scenarios)
@@ -148,21 +162,34 @@ def simulate(
     chunk = int(chunk_runs or default_chunk_runs(width, steps, every))
     check_simulate(n_scenarios=len(scenario_list), runs=int(runs), members=width,
                    steps=int(steps), every=every, chunk=chunk, engine=engine,
-                   max_memory=max_memory, max_time=max_time)
+                   max_memory=max_memory, max_time=max_time,
+                   value_bytes=float_dtype.itemsize)
     params = compile_params(scenario_list, replicates=int(runs), seed=seed_int, theory=theory)
+    # The whole record, [recorded steps, runs(, members)]: the batch engine records each
+    # chunk straight into its slice of it.
+    whole = record_buffers(params, record_steps(int(steps), every).size, float_dtype) \
+        if every else None
     if engine == "abm":
-        from cmo_sim.abm import run_abm as runner  # Mesa is imported only here
+        from cmo_sim.abm import run_abm  # Mesa is imported only here
+
+        def runner(sub, start):
+            out = run_abm(sub, steps, record)
+            if whole is not None:
+                part = trajectory_arrays(out.trajectories, params.n_members, float_dtype)
+                for name, values in part.items():
+                    whole[name][:, start:start + sub.n_runs] = np.moveaxis(values, 0, 1)
+            return out
     else:
-        runner = run
+        def runner(sub, start):
+            into = None if whole is None else {
+                name: values[:, start:start + sub.n_runs] for name, values in whole.items()}
+            return run(sub, steps, record, trajectory_dtype=float_dtype, out=into)
     bar = _progress(params.n_runs, progress, "simulating")
-    parts = []
+    summaries = []
     try:
         for start in range(0, params.n_runs, chunk):
             sub = params.take(slice(start, start + chunk))
-            out = runner(sub, steps, record)
-            summary = summarise(sub, out, run_offset=start)
-            traj = trajectories_dataset(sub, out, run_offset=start) if every else None
-            parts.append(Results(summary, traj))
+            summaries.append(summarise(sub, runner(sub, start), run_offset=start))
             if bar is not None:
                 bar.update(sub.n_runs)
     finally:
@@ -174,9 +201,16 @@ def simulate(
         "steps": int(steps),
         "runs_per_scenario": int(runs),
         "record": record if isinstance(record, str) else int(record),
+        **({"trajectory_dtype": float_dtype.name} if float_dtype.name != "float64" else {}),
         "theory": theory.name,
         "theory_hash": theory.content_hash,
         "theory_changes": theory.changes(),
         "scenarios": [s.to_dict() for s in scenario_list],
     }
-    return concat_results(parts, meta)
+    summary = pd.concat(summaries, ignore_index=True)
+    traj = None
+    if whole is not None:  # [runs, steps(, members)] views of the step-by-step record
+        traj = trajectory_arrays_dataset(
+            params, {name: np.moveaxis(values, 0, 1) for name, values in whole.items()},
+            record_steps(int(steps), every))
+    return Results(summary, traj, meta)

@@ -84,27 +84,54 @@ def summarise(params: Params, output: RunOutput, run_offset: int = 0) -> pd.Data
 
 
 def trajectories_dataset(
-    params: Params, output: RunOutput, run_offset: int = 0, n_members: int | None = None
+    params: Params, output: RunOutput, run_offset: int = 0, n_members: int | None = None,
+    dtype: str | np.dtype | None = None,
 ) -> xr.Dataset:
-    """The recorded trajectories of one batch as a Dataset with dims run, step(, member)."""
+    """The recorded trajectories of one batch as a Dataset with dims run, step(, member).
+
+    ``dtype`` (float64 or float32) is the type of the float variables (default: as recorded).
+    """
     assert output.trajectories is not None and output.steps_recorded is not None
+    return trajectory_arrays_dataset(params, output.trajectories, output.steps_recorded,
+                                     run_offset=run_offset, n_members=n_members, dtype=dtype)
+
+
+def trajectory_arrays(
+    trajectories: dict[str, np.ndarray], width: int, dtype: str | np.dtype | None = None,
+) -> dict[str, np.ndarray]:
+    """Recorded arrays ``[runs, steps(, members)]`` padded to ``width`` members.
+
+    Float arrays are cast to ``dtype`` when given (arrays already so are not copied).
+    """
+    out = {}
+    for name, values in trajectories.items():
+        if dtype is not None and values.dtype.kind == "f":
+            values = values.astype(dtype, copy=False)
+        if name in MEMBER_VARIABLES and values.shape[2] < width:
+            fill = False if values.dtype == bool else np.nan
+            pad = np.full(values.shape[:2] + (width - values.shape[2],), fill, values.dtype)
+            values = np.concatenate([values, pad], axis=2)
+        out[name] = values
+    return out
+
+
+def trajectory_arrays_dataset(
+    params: Params, trajectories: dict[str, np.ndarray], steps_recorded: np.ndarray,
+    run_offset: int = 0, n_members: int | None = None, dtype: str | np.dtype | None = None,
+) -> xr.Dataset:
+    """Recorded arrays ``[runs, steps(, members)]`` of the runs of ``params`` as a Dataset."""
     width = n_members or params.n_members
-    data = {}
-    for name, values in output.trajectories.items():
-        if name in MEMBER_VARIABLES:
-            if values.shape[2] < width:  # pad the member axis to the common width
-                fill = False if values.dtype == bool else np.nan
-                pad = np.full(values.shape[:2] + (width - values.shape[2],), fill, values.dtype)
-                values = np.concatenate([values, pad], axis=2)
-            data[name] = (("run", "step", "member"), values)
-        else:
-            data[name] = (("run", "step"), values)
+    data = {
+        name: (("run", "step", "member") if name in MEMBER_VARIABLES else ("run", "step"),
+               values)
+        for name, values in trajectory_arrays(trajectories, width, dtype).items()
+    }
     runs = np.arange(params.n_runs, dtype=np.int64) + run_offset
     return xr.Dataset(
         data,
         coords={
             "run": runs,
-            "step": output.steps_recorded,
+            "step": steps_recorded,
             "member": np.arange(width, dtype=np.int64),
             "scenario": ("run", np.array(params.scenario_names, dtype=object)[params.scenario]
                          .astype(str)),

@@ -13,7 +13,10 @@ from cmo_sim.core.state import State
 from cmo_sim.core.step import StepCache, init, step
 from cmo_sim.params import Params
 
-__all__ = ["RunOutput", "TRAJECTORY_VARIABLES", "record_steps", "run", "validate_record"]
+__all__ = [
+    "RunOutput", "TRAJECTORY_DTYPES", "TRAJECTORY_VARIABLES", "check_trajectory_dtype",
+    "record_buffers", "record_steps", "run", "validate_record",
+]
 
 Record = Literal["summary", "trajectory"] | int
 
@@ -24,6 +27,8 @@ RUN_VARIABLES = (
     "conflict_events", "vision", "regime",
 )
 TRAJECTORY_VARIABLES = MEMBER_VARIABLES + RUN_VARIABLES
+#: Allowed storage types of the float trajectory variables (bool and int ones are unchanged).
+TRAJECTORY_DTYPES = ("float64", "float32")
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,21 @@ def validate_record(record: Record, steps: int) -> int | None:
     return int(record)
 
 
+def check_trajectory_dtype(trajectory_dtype: str | np.dtype | type) -> np.dtype:
+    """The numpy dtype of float trajectories; ValueError for anything but float64 or float32."""
+    dtype = None
+    if isinstance(trajectory_dtype, str | np.dtype | type):
+        try:
+            dtype = np.dtype(trajectory_dtype)
+        except TypeError:
+            dtype = None
+    if dtype is None or dtype.name not in TRAJECTORY_DTYPES:
+        raise ValueError(
+            f"trajectory_dtype: {trajectory_dtype!r} is not allowed "
+            f"(allowed: {', '.join(repr(d) for d in TRAJECTORY_DTYPES)})")
+    return dtype
+
+
 def record_steps(steps: int, every: int) -> np.ndarray:
     """The recorded step labels: 0 (initial state) and every ``every``-th month up to ``steps``."""
     return np.array([0] + [t for t in range(1, steps + 1) if t % every == 0], dtype=np.int64)
@@ -67,6 +87,7 @@ def _snapshot(state: State, present: np.ndarray, months: int) -> dict[str, np.nd
 
     ``trust`` is the mean trust each member gives to the other original members; rows of
     members that have left stay as they were when they left (``active`` says who is in).
+    Arrays may be the state's own: the caller copies them into its record at once.
     """
     n = state.trust.shape[1]
     pw = present.astype(np.float64)
@@ -76,17 +97,34 @@ def _snapshot(state: State, present: np.ndarray, months: int) -> dict[str, np.nd
         "trust": np.where(present, given, np.nan),
         "faith": np.where(present, state.faith, np.nan),
         "intra_conflict": np.where(present, state.intra_conflict, np.nan),
-        "active": state.active.copy(),
-        "synergy": state.synergy.copy(),
+        "active": state.active,
+        "synergy": state.synergy,
         "inertia": 1.0 - state.synergy,
-        "experience": state.experience.copy(),
-        "ambition": state.ambition.copy(),
-        "achievement": state.achievement.copy(),
-        "performance": state.performance.copy(),
-        "conflict_events": state.step_conflicts.copy(),
-        "vision": state.vision.copy(),
+        "experience": state.experience,
+        "ambition": state.ambition,
+        "achievement": state.achievement,
+        "performance": state.performance,
+        "conflict_events": state.step_conflicts,
+        "vision": state.vision,
         "regime": regime(state.dissolved, state.completed, state.synergy_recent,
                          state.success_recent, months),
+    }
+
+
+def record_buffers(params: Params, n_recorded: int,
+                   trajectory_dtype: str | np.dtype = "float64") -> dict[str, np.ndarray]:
+    """Empty record arrays ``[recorded steps, runs(, members)]`` for the runs of ``params``.
+
+    :func:`run` records into them (``out=``, a slice of them along runs for each chunk), so
+    a caller holding the whole record needs no copy of each chunk's.
+    """
+    float_dtype = check_trajectory_dtype(trajectory_dtype)
+    one = params.take(slice(0, 1))
+    first = _snapshot(init(one), one.present, 0)
+    return {
+        k: np.empty((n_recorded, params.n_runs) + v.shape[1:],
+                    dtype=float_dtype if v.dtype.kind == "f" else v.dtype)
+        for k, v in first.items()
     }
 
 
@@ -101,14 +139,23 @@ def _put(full: State, rows: np.ndarray, part: State) -> State:
 COMPACT_BELOW = 0.95
 
 
-def run(params: Params, steps: int, record: Record = "summary") -> RunOutput:
+def run(params: Params, steps: int, record: Record = "summary", *,
+        trajectory_dtype: str | np.dtype = "float64",
+        out: dict[str, np.ndarray] | None = None) -> RunOutput:
     """Run every run of ``params`` for ``steps`` months, recording as asked.
 
     Dissolution and completion are absorbing and an ended run's state is frozen, so the loop
     stops computing ended runs: every few steps it drops them from the working set (their
     final state is kept aside). Each run's numbers are the same either way; only the work shrinks.
+
+    Float trajectory variables are kept as ``trajectory_dtype`` (float64 or float32: each
+    value is computed in float64 and rounded once). The record is laid out step by step, so a
+    month's snapshot is one contiguous write; the returned arrays are ``[runs, steps, ...]``
+    views of it. ``out`` (from :func:`record_buffers`, or a slice of them along runs) is
+    recorded into instead of new arrays.
     """
     every = validate_record(record, steps)
+    float_dtype = check_trajectory_dtype(trajectory_dtype)
     full = init(params)
     work, work_params = full.take(slice(None)), params
     rows = np.arange(params.n_runs)
@@ -119,12 +166,20 @@ def run(params: Params, steps: int, record: Record = "summary") -> RunOutput:
     frozen: list[tuple[np.ndarray, dict[str, np.ndarray], int]] = []
     if recorded is not None:
         first = _snapshot(full, params.present, 0)
-        buffers = {
-            k: np.empty((params.n_runs, recorded.size) + v.shape[1:], dtype=v.dtype)
-            for k, v in first.items()
-        }
+        if out is None:
+            buffers = {
+                k: np.empty((recorded.size, params.n_runs) + v.shape[1:],
+                            dtype=float_dtype if v.dtype.kind == "f" else v.dtype)
+                for k, v in first.items()
+            }
+        else:
+            buffers = {k: out[k] for k in first}
+            for k, v in first.items():
+                want = (recorded.size, params.n_runs) + v.shape[1:]
+                if buffers[k].shape != want:
+                    raise ValueError(f"out: {k} has shape {buffers[k].shape}, not {want}")
         for k, v in first.items():
-            buffers[k][:, 0] = v
+            buffers[k][0] = v
     slot = 1
     cache = StepCache()
     for t in range(steps):
@@ -146,8 +201,12 @@ def run(params: Params, steps: int, record: Record = "summary") -> RunOutput:
         synergy_sum[rows] += np.where(alive, work.synergy, 0.0)
         alive_steps[rows] += alive
         if buffers is not None and slot < recorded.size and recorded[slot] == t + 1:
+            whole = rows.size == params.n_runs  # rows is sorted: all runs, in order
             for k, v in _snapshot(work, work_params.present, t + 1).items():
-                buffers[k][rows, slot] = v
+                if whole:
+                    buffers[k][slot] = v
+                else:
+                    buffers[k][slot, rows] = v
             slot += 1
     _put(full, rows, work)
     # Per-month fields of a run ended before the last month read as they would after one
@@ -160,11 +219,12 @@ def run(params: Params, steps: int, record: Record = "summary") -> RunOutput:
     if buffers is not None:
         for gone_rows, snap, from_slot in frozen:
             for k, v in snap.items():
-                buffers[k][gone_rows, from_slot:] = v[:, None]
+                buffers[k][from_slot:, gone_rows] = v[None]
     return RunOutput(
         final=full,
         synergy_mean=synergy_sum / np.maximum(alive_steps, 1.0),
         steps_recorded=recorded,
-        trajectories=buffers,
+        trajectories=None if buffers is None else {
+            k: np.moveaxis(v, 0, 1) for k, v in buffers.items()},
         steps=steps,
     )
