@@ -250,7 +250,7 @@ def fixed_terms(params: Params, ctx, active: np.ndarray) -> Fixed:
 
 
 #: A per-run update is made when at most this share of the batch needs new terms.
-PER_RUN_BELOW = 0.5
+PER_RUN_BELOW = 0.9
 
 #: Fixed's fields that do not depend on the run: the same for any subset of runs.
 _SHARED = ("iu", "ju", "incidence")
