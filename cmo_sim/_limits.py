@@ -244,12 +244,13 @@ def _refuse(fields: tuple[str, str], request: str, memory: float, seconds: float
 def check_simulate(*, n_scenarios: int, runs: int, members: int, steps: int,
                    every: int | None, chunk: int, engine: str = "batch",
                    max_memory: Any = None, max_time: Any = None,
-                   value_bytes: int = 8) -> tuple[float, float]:
+                   value_bytes: int = 8, store: bool = False) -> tuple[float, float]:
     """Refuse a :func:`cmo_sim.simulate` request over a limit; return (bytes, seconds).
 
     ``value_bytes`` is the size of a recorded float value (8, or 4 for float32 trajectories).
     The record is held whole (the batch engine records into it; the Mesa engine also holds
-    one chunk's record while it is being run).
+    one chunk's record while it is being run); with ``store``, one chunk's record at a time
+    (and its copy being written), the summary of every run being read back at the end.
 
     Raises
     ------
@@ -262,9 +263,14 @@ def check_simulate(*, n_scenarios: int, runs: int, members: int, steps: int,
     summary = 2 * (8 * sizes["summary"] + 16)  # the chunks' frames, then their concatenation
     record = value_bytes * _recorded(steps, every) * (sizes["member_vars"] * members
                                                       + sizes["run_vars"])
-    per_run = params + summary + record
-    memory = n_runs * per_run + min(chunk, n_runs) * (
-        working_bytes_per_run(members) + (record if engine == "abm" else 0))
+    if store:
+        per_run = params + summary
+        memory = n_runs * per_run + min(chunk, n_runs) * (working_bytes_per_run(members)
+                                                          + 2 * record)
+    else:
+        per_run = params + summary + record
+        memory = n_runs * per_run + min(chunk, n_runs) * (
+            working_bytes_per_run(members) + (record if engine == "abm" else 0))
     seconds = n_runs * steps * seconds_per_run_step(members, engine)
     fits = _fits(memory_limit(max_memory)[0], per_run * n_scenarios, runs)
     each = f" of each of {n_scenarios} scenarios ({n_runs:,} runs)" if n_scenarios > 1 else ""

@@ -21,7 +21,15 @@ from cmo_sim.core.runner import (
     validate_record,
 )
 from cmo_sim.params import compile_params
-from cmo_sim.results import Results, summarise, trajectory_arrays, trajectory_arrays_dataset
+from cmo_sim.results import (
+    Results,
+    atomic_dir,
+    open_results,
+    summarise,
+    trajectories_dataset,
+    trajectory_arrays,
+    trajectory_arrays_dataset,
+)
 from cmo_sim.rng import normalise_seed
 from cmo_sim.scenario import Scenario, check_steps, load_scenario
 from cmo_sim.theory import Theory, load_theory
@@ -95,6 +103,7 @@ def simulate(
     max_memory: int | float | str | None = None,
     max_time: int | float | str | None = None,
     trajectory_dtype: Literal["float64", "float32"] = "float64",
+    store: str | os.PathLike | None = None,
 ) -> Results:
     """Simulate ``runs`` replicates of each scenario for ``steps`` months.
 
@@ -129,6 +138,12 @@ def simulate(
         Type of the recorded float variables (trust, faith, synergy, ...); ``"float32"``
         halves their memory and files, each value being the float64 one rounded once. Bool
         and integer variables (active, conflict_events, regime) and the summary are unchanged.
+    store : path, optional
+        Write each chunk's summary and trajectories to this Zarr store as soon as it is run
+        (the store :meth:`Results.to_zarr` writes), so memory holds one chunk's record however
+        many runs are asked for. The store appears at ``path`` only once complete (an existing
+        one is then replaced); a failed or stopped run leaves none. The Results returned read
+        it: the summary is loaded, the trajectories are read lazily, as they are used.
 
     Returns
     -------
@@ -160,41 +175,12 @@ def simulate(
         check_steps(scenario, int(steps))
     width = max(s.n_members for s in scenario_list)
     chunk = int(chunk_runs or default_chunk_runs(width, steps, every))
+    if store is not None and not isinstance(store, str | os.PathLike):
+        raise ValueError(f"store: {store!r} is not allowed (a path for a Zarr store)")
     check_simulate(n_scenarios=len(scenario_list), runs=int(runs), members=width,
                    steps=int(steps), every=every, chunk=chunk, engine=engine,
                    max_memory=max_memory, max_time=max_time,
-                   value_bytes=float_dtype.itemsize)
-    params = compile_params(scenario_list, replicates=int(runs), seed=seed_int, theory=theory)
-    # The whole record, [recorded steps, runs(, members)]: the batch engine records each
-    # chunk straight into its slice of it.
-    whole = record_buffers(params, record_steps(int(steps), every).size, float_dtype) \
-        if every else None
-    if engine == "abm":
-        from cmo_sim.abm import run_abm  # Mesa is imported only here
-
-        def runner(sub, start):
-            out = run_abm(sub, steps, record)
-            if whole is not None:
-                part = trajectory_arrays(out.trajectories, params.n_members, float_dtype)
-                for name, values in part.items():
-                    whole[name][:, start:start + sub.n_runs] = np.moveaxis(values, 0, 1)
-            return out
-    else:
-        def runner(sub, start):
-            into = None if whole is None else {
-                name: values[:, start:start + sub.n_runs] for name, values in whole.items()}
-            return run(sub, steps, record, trajectory_dtype=float_dtype, out=into)
-    bar = _progress(params.n_runs, progress, "simulating")
-    summaries = []
-    try:
-        for start in range(0, params.n_runs, chunk):
-            sub = params.take(slice(start, start + chunk))
-            summaries.append(summarise(sub, runner(sub, start), run_offset=start))
-            if bar is not None:
-                bar.update(sub.n_runs)
-    finally:
-        if bar is not None:
-            bar.close()
+                   value_bytes=float_dtype.itemsize, store=store is not None)
     meta = {
         "engine": engine,
         "seed": seed_int,
@@ -207,10 +193,70 @@ def simulate(
         "theory_changes": theory.changes(),
         "scenarios": [s.to_dict() for s in scenario_list],
     }
-    summary = pd.concat(summaries, ignore_index=True)
+    params = compile_params(scenario_list, replicates=int(runs), seed=seed_int, theory=theory)
+    recorded = record_steps(int(steps), every) if every else None
+    # In memory, the whole record, [recorded steps, runs(, members)]: the batch engine records
+    # each chunk straight into its slice of it. To a store, each chunk's own record.
+    whole = (record_buffers(params, recorded.size, float_dtype)
+             if recorded is not None and store is None else None)
+
+    def chunks():
+        """Run the chunks in order: (runs, first run, output) of each."""
+        if engine == "abm":
+            from cmo_sim.abm import run_abm  # Mesa is imported only here
+        bar = _progress(params.n_runs, progress, "simulating")
+        try:
+            for start in range(0, params.n_runs, chunk):
+                sub = params.take(slice(start, start + chunk))
+                stop = start + sub.n_runs
+                if engine == "abm":
+                    out = run_abm(sub, steps, record)
+                    if whole is not None:
+                        part = trajectory_arrays(out.trajectories, params.n_members,
+                                                 float_dtype)
+                        for name, values in part.items():
+                            whole[name][:, start:stop] = np.moveaxis(values, 0, 1)
+                else:
+                    into = None if whole is None else {
+                        name: values[:, start:stop] for name, values in whole.items()}
+                    out = run(sub, steps, record, trajectory_dtype=float_dtype, out=into)
+                yield sub, start, out
+                if bar is not None:
+                    bar.update(sub.n_runs)
+        finally:
+            if bar is not None:
+                bar.close()
+
+    if store is not None:
+        return open_results(_write_store(Path(store), chunks(), meta, float_dtype), lazy=True)
+    summary = pd.concat([summarise(sub, out, run_offset=start) for sub, start, out in chunks()],
+                        ignore_index=True)
     traj = None
     if whole is not None:  # [runs, steps(, members)] views of the step-by-step record
         traj = trajectory_arrays_dataset(
             params, {name: np.moveaxis(values, 0, 1) for name, values in whole.items()},
-            record_steps(int(steps), every))
+            recorded)
     return Results(summary, traj, meta)
+
+
+def _write_store(path: Path, chunks, meta: dict[str, Any], float_dtype: np.dtype) -> Path:
+    """Write each chunk's summary and trajectories to the Zarr store ``path`` as it is run.
+
+    The store is the one :meth:`Results.to_zarr` writes, built in a temporary sibling and
+    moved into place once every chunk is in it: a store at ``path`` is always complete (an
+    existing one is replaced only then), whenever the run fails or is stopped.
+    """
+    def write(tmp: Path) -> None:
+        target = tmp / "store.zarr"
+        for sub, start, out in chunks:
+            summary = summarise(sub, out, run_offset=start)
+            traj = (trajectories_dataset(sub, out, run_offset=start, dtype=float_dtype)
+                    if out.trajectories is not None else None)
+            dataset = Results(summary, traj, meta).to_dataset()
+            del out, traj
+            if start == 0:
+                dataset.to_zarr(target, mode="w", consolidated=False)
+            else:
+                dataset.to_zarr(target, append_dim="run", consolidated=False)
+
+    return atomic_dir(path, write, inner="store.zarr")

@@ -17,7 +17,7 @@ import xarray as xr
 
 from cmo_sim.core.ends import END_STATES, regime
 from cmo_sim.core.mechanisms import msum
-from cmo_sim.core.runner import MEMBER_VARIABLES, RunOutput
+from cmo_sim.core.runner import MEMBER_VARIABLES, TRAJECTORY_VARIABLES, RunOutput
 from cmo_sim.core.state import CAUSE_NAMES, COUNTERS, TRUST_ACCOUNT
 from cmo_sim.params import Params
 from cmo_sim.scenario import FORMS
@@ -273,7 +273,7 @@ class Results:
                     tmp / "members.parquet", index=False)
             (tmp / "meta.json").write_text(json.dumps(self.meta, indent=2, default=str))
 
-        return _atomic_dir(Path(path), write)
+        return atomic_dir(Path(path), write)
 
     def to_zarr(self, path: str | os.PathLike) -> Path:
         """Write summary and trajectories as one Zarr store (dims run, step, member)."""
@@ -281,7 +281,7 @@ class Results:
             self.to_dataset().to_zarr(tmp / "store.zarr", mode="w", consolidated=False)
 
         out = Path(path)
-        return _atomic_dir(out, write, inner="store.zarr")
+        return atomic_dir(out, write, inner="store.zarr")
 
     def to_dataset(self) -> xr.Dataset:
         """Summary (dim ``run``) and trajectories (as ``traj_<name>``), metadata in attrs."""
@@ -296,7 +296,7 @@ class Results:
         return summary
 
 
-def _atomic_dir(path: Path, write, inner: str | None = None) -> Path:
+def atomic_dir(path: Path, write, inner: str | None = None) -> Path:
     """Write into a temporary sibling, then move it into place."""
     path = path.resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -313,8 +313,12 @@ def _atomic_dir(path: Path, write, inner: str | None = None) -> Path:
     return path
 
 
-def open_results(path: str | os.PathLike) -> Results:
-    """Re-open Results written by :meth:`Results.to_parquet` or :meth:`Results.to_zarr`."""
+def open_results(path: str | os.PathLike, *, lazy: bool = False) -> Results:
+    """Re-open Results written by :meth:`Results.to_parquet` or :meth:`Results.to_zarr`.
+
+    ``lazy`` (Zarr stores): load the summary only, and read the trajectories from the store
+    as they are used (a store larger than memory can be opened so).
+    """
     path = Path(path)
     if (path / "summary.parquet").is_file():
         summary = pd.read_parquet(path / "summary.parquet")
@@ -328,17 +332,28 @@ def open_results(path: str | os.PathLike) -> Results:
         meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
         return Results(summary, _attach_coords(traj, summary), meta)
     if path.is_dir():
-        ds = xr.open_zarr(path, consolidated=False).load()
+        ds = xr.open_zarr(path, consolidated=False, chunks=None)
+        if not lazy:
+            ds = ds.load()
         meta = json.loads(ds.attrs.get("cmo_sim", "{}"))
-        summary_vars = [v for v in ds.data_vars if ds[v].dims == ("run",)]
+        # In the order they were written (a Zarr group lists its arrays by name).
+        summary_vars = _in_order([v for v in ds.data_vars if ds[v].dims == ("run",)],
+                                 SUMMARY_COLUMNS)
         summary = ds[summary_vars].to_dataframe().reset_index()
-        traj_vars = [v for v in ds.data_vars if str(v).startswith("traj_")]
+        traj_vars = _in_order([v for v in ds.data_vars if str(v).startswith("traj_")],
+                              [f"traj_{name}" for name in TRAJECTORY_VARIABLES])
         traj = (
             ds[traj_vars].rename({v: str(v).removeprefix("traj_") for v in traj_vars})
             if traj_vars else None
         )
         return Results(summary, _attach_coords(traj, summary), meta)
     raise FileNotFoundError(f"{path}: no results written by cmo-sim here")
+
+
+def _in_order(names: list, order: Sequence[str]) -> list:
+    """``names`` in ``order``, then those not in it."""
+    rank = {name: k for k, name in enumerate(order)}
+    return sorted(names, key=lambda name: (rank.get(str(name), len(rank)), str(name)))
 
 
 def _attach_coords(traj: xr.Dataset | None, summary: pd.DataFrame) -> xr.Dataset | None:
@@ -349,7 +364,7 @@ def _attach_coords(traj: xr.Dataset | None, summary: pd.DataFrame) -> xr.Dataset
         scenario=("run", by_run.loc[traj["run"].values, "scenario"].astype(str).to_numpy()),
         replicate=("run", by_run.loc[traj["run"].values, "replicate"].to_numpy()),
     )
-    if "active" in traj:
+    if "active" in traj and traj["active"].dtype != bool:
         traj["active"] = traj["active"].astype(bool)
     return traj
 

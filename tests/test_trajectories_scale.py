@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
 import cmo_sim
 from cmo_sim import TooLargeError, open_results, simulate
@@ -84,3 +87,98 @@ def test_the_memory_estimate_counts_float32_records() -> None:
     with pytest.raises(TooLargeError):
         check_simulate(**sizes, max_memory=limit)
     check_simulate(**sizes, value_bytes=4, max_memory=limit)
+
+
+# -- streaming to a store -------------------------------------------------------------------------
+@pytest.mark.parametrize(("record", "dtype"), [("trajectory", "float64"), (4, "float32"),
+                                               ("summary", "float64")])
+def test_a_stored_run_equals_the_run_in_memory(tmp_path, record, dtype) -> None:
+    kwargs = dict(runs=130, steps=30, record=record, chunk_runs=100, seed=11,
+                  trajectory_dtype=dtype)
+    in_memory = simulate([DYAD, TRIAD], **kwargs)
+    stored = simulate([DYAD, TRIAD], store=tmp_path / "out.zarr", **kwargs)
+    assert (tmp_path / "out.zarr").is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.zarr"]  # no temporaries left
+    pd.testing.assert_frame_equal(stored.summary, in_memory.summary)
+    assert stored.meta == in_memory.meta
+    if record == "summary":
+        assert stored.trajectories is None
+        return
+    # Read lazily: nothing of the trajectories is in memory until used.
+    assert all(not isinstance(v.variable._data, np.ndarray)
+               for v in stored.trajectories.data_vars.values())
+    xr.testing.assert_equal(stored.trajectories.load(), in_memory.trajectories)
+    for name, values in in_memory.trajectories.data_vars.items():
+        assert stored.trajectories[name].dtype == values.dtype, name
+        assert stored.trajectories[name].attrs["description"] == values.attrs["description"]
+    # The same store as Results.to_zarr writes, opened the same way.
+    written = open_results(in_memory.to_zarr(tmp_path / "written.zarr"))
+    xr.testing.assert_identical(open_results(tmp_path / "out.zarr").trajectories,
+                                written.trajectories)
+    pd.testing.assert_frame_equal(open_results(tmp_path / "out.zarr").summary, written.summary)
+
+
+def test_streaming_holds_one_chunk_of_trajectories(tmp_path) -> None:
+    simulate(DYAD, runs=10, steps=3, record=1, store=tmp_path / "warm.zarr")  # imports
+    tracemalloc.start()
+    try:
+        results = simulate(DYAD, runs=3000, steps=36, record=1, chunk_runs=300,
+                           store=tmp_path / "big.zarr")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    whole = results.trajectories.nbytes  # what the record would take in memory
+    chunk = whole / 10
+    assert whole > 12 * 2**20
+    # Ten chunks: the peak is a few chunks' worth (the chunk's record, its copy being written,
+    # the summary), far below the whole record.
+    assert peak < whole / 2, (peak, whole)
+    assert peak < 4 * chunk + 4 * 2**20, (peak, chunk)
+    assert results.n_runs == 3000 and results.trajectories.sizes["run"] == 3000
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_a_failed_run_leaves_no_store_and_keeps_the_old_one(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "out.zarr"
+    old = simulate(DYAD, runs=30, steps=6, record=1, store=path)
+    from cmo_sim import _simulate
+
+    real, calls = _simulate.summarise, []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise _Stop
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_simulate, "summarise", failing)
+    with pytest.raises(_Stop):
+        simulate(TRIAD, runs=500, steps=6, record=1, chunk_runs=100, store=path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.zarr"]
+    back = open_results(path)
+    pd.testing.assert_frame_equal(back.summary, old.summary)
+    assert back.trajectories.sizes["run"] == 30
+    monkeypatch.undo()
+    with pytest.raises(_Stop):  # a first run that fails leaves nothing at all
+        monkeypatch.setattr(_simulate, "summarise", failing)
+        calls.clear()
+        simulate(TRIAD, runs=500, steps=6, record=1, chunk_runs=100,
+                 store=tmp_path / "new.zarr")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.zarr"]
+
+
+@pytest.mark.parametrize("bad", [3, ["out.zarr"], True])
+def test_a_bad_store_is_refused_naming_it(bad) -> None:
+    with pytest.raises(ValueError, match=r"^store: .* is not allowed \(a path for a Zarr store"):
+        simulate(DYAD, runs=2, steps=2, record=1, store=bad)
+
+
+def test_a_store_request_is_estimated_by_its_chunk() -> None:
+    sizes = dict(n_scenarios=1, runs=10**6, members=2, steps=120, every=1, chunk=15_000)
+    in_memory, _ = check_simulate(**sizes, max_memory="inf")
+    streamed, _ = check_simulate(**sizes, store=True, max_memory="inf")
+    assert in_memory > 10 * 2**30  # the record alone: 10^6 runs x 121 months
+    assert streamed < 2 * 2**30
