@@ -261,29 +261,52 @@ def check_simulate(*, n_scenarios: int, runs: int, members: int, steps: int,
     n_runs = n_scenarios * runs
     params = 8 * (sizes["contexts"] + sizes["member_contexts"] * members + 4) + members
     summary = 2 * (8 * sizes["summary"] + 16)  # the chunks' frames, then their concatenation
-    record = value_bytes * _recorded(steps, every) * (sizes["member_vars"] * members
-                                                      + sizes["run_vars"])
-    if store:
-        per_run = params + summary
-        memory = n_runs * per_run + min(chunk, n_runs) * (working_bytes_per_run(members)
-                                                          + 2 * record)
-    else:
+    def estimate(value_bytes: int, store: bool) -> tuple[int, float]:
+        """Bytes per run held to the end, and the request's bytes."""
+        record = value_bytes * _recorded(steps, every) * (sizes["member_vars"] * members
+                                                          + sizes["run_vars"])
+        if store:
+            return params + summary, n_runs * (params + summary) + min(chunk, n_runs) * (
+                working_bytes_per_run(members) + 2 * record)
         per_run = params + summary + record
-        memory = n_runs * per_run + min(chunk, n_runs) * (
+        return per_run, n_runs * per_run + min(chunk, n_runs) * (
             working_bytes_per_run(members) + (record if engine == "abm" else 0))
+
+    per_run, memory = estimate(value_bytes, store)
     seconds = n_runs * steps * seconds_per_run_step(members, engine)
     fits = _fits(memory_limit(max_memory)[0], per_run * n_scenarios, runs)
     each = f" of each of {n_scenarios} scenarios ({n_runs:,} runs)" if n_scenarios > 1 else ""
     request = (f"{runs:,} runs{each} of up to {members} members over {steps:,} months"
                f"{_kept(every)}")
+    in_memory_record = bool(every) and not store and per_run > params + summary
+    streaming = ""
+    if in_memory_record:
+        streaming = (
+            "Stream the trajectories to disk instead: store='runs.zarr' writes each chunk to "
+            "a Zarr store as it is run and returns them read from it, in about "
+            f"{format_bytes(estimate(value_bytes, True)[1])} of memory (one chunk's "
+            "trajectories at a time)" + (
+                "; trajectory_dtype='float32' halves the trajectories (about "
+                f"{format_bytes(estimate(4, False)[1])} in memory, "
+                f"{format_bytes(estimate(4, True)[1])} with a store)"
+                if value_bytes > 4 else "") + ". Or s")
+    chunk_fix = ""
+    if store and every and math.isfinite(memory_limit(max_memory)[0]):
+        # Held to the end: the summary; while a chunk runs: its state and trajectories.
+        spare = memory_limit(max_memory)[0] - n_runs * per_run
+        per_chunk_run = estimate(value_bytes, True)[1] - n_runs * per_run
+        chunk_fits = int(spare * min(chunk, n_runs) // max(per_chunk_run, 1))
+        if 1 <= chunk_fits < min(chunk, n_runs):
+            chunk_fix = (f"Give a smaller chunk_runs (chunk_runs={chunk_fits:,} fits): a "
+                         "store holds one chunk's trajectories at a time. Or s")
     memory_fix = (
-        f"Simulate fewer runs at a time (runs={fits:,} fits), calling simulate again "
-        "with another seed for more" + (
+        f"{chunk_fix or streaming or 'S'}imulate fewer runs at a time (runs={fits:,} fits), "
+        "calling simulate again with another seed for more" + (
             "; or record less (record='summary', or every k months with record=k)"
             if every else "") + ".")
     time_fix = ("Simulate fewer runs or months (steps=120 is ten years), or several smaller "
                 "requests" + (" with the batch engine" if engine == "abm" else "") + ".")
-    fields = ("record" if record > params + summary and every else "runs",
+    fields = ("record" if in_memory_record else "runs",
               "steps" if steps > 1200 else "runs")
     _refuse(fields, request, memory, seconds,
             max_memory=max_memory, max_time=max_time, memory_fix=memory_fix,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tracemalloc
 
 import numpy as np
@@ -182,3 +183,53 @@ def test_a_store_request_is_estimated_by_its_chunk() -> None:
     streamed, _ = check_simulate(**sizes, store=True, max_memory="inf")
     assert in_memory > 10 * 2**30  # the record alone: 10^6 runs x 121 months
     assert streamed < 2 * 2**30
+
+
+# -- refusals name the streaming alternative -------------------------------------------------------
+def test_a_record_too_large_for_memory_names_the_store_and_float32() -> None:
+    with pytest.raises(TooLargeError) as excinfo:
+        simulate(DYAD, runs=10**6, record="trajectory", max_memory="10GiB")
+    message = str(excinfo.value)
+    assert message.startswith("record: 1,000,000 runs of up to 2 members over 120 months "
+                              "recording every month needs about ")
+    assert "more than the memory limit of 10 GiB" in message
+    assert "store='runs.zarr' writes each chunk to a Zarr store as it is run" in message
+    assert "trajectory_dtype='float32' halves the trajectories (about " in message
+    assert "record less (record='summary'" in message
+    # The alternatives it names fit: each estimate it gives is below the limit.
+    alternatives = message.split("store='runs.zarr'")[1].split(". Or")[0]
+    named = re.findall(r"([0-9.]+) (MiB|GiB)", alternatives)
+    assert len(named) == 3
+    assert all(unit == "MiB" or float(n) < 10 for n, unit in named)
+    sizes = dict(n_scenarios=1, runs=10**6, members=2, steps=120, every=1, chunk=15_000,
+                 max_memory="10GiB")
+    check_simulate(**sizes, store=True)
+    check_simulate(**sizes, store=True, value_bytes=4)
+    check_simulate(**sizes, value_bytes=4)
+    # Already float32: only the store is named.
+    with pytest.raises(TooLargeError) as excinfo:
+        simulate(DYAD, runs=10**6, record="trajectory", max_memory="4GiB",
+                 trajectory_dtype="float32")
+    assert "store='runs.zarr'" in str(excinfo.value)
+    assert "trajectory_dtype=" not in str(excinfo.value)
+
+
+def test_the_store_it_names_runs_within_the_limit(tmp_path) -> None:
+    with pytest.raises(TooLargeError, match="store='runs.zarr'"):
+        simulate(DYAD, runs=3000, steps=60, record=1, max_memory="20MB", chunk_runs=500)
+    # A chunk too large for the limit is named as such.
+    with pytest.raises(TooLargeError, match=r"a smaller chunk_runs \(chunk_runs=[0-9,]+ fits\)"):
+        simulate(DYAD, runs=3000, steps=60, record=1, max_memory="20MB",
+                 store=tmp_path / "runs.zarr")
+    assert not (tmp_path / "runs.zarr").exists()
+    results = simulate(DYAD, runs=3000, steps=60, record=1, max_memory="20MB",
+                       chunk_runs=500, store=tmp_path / "runs.zarr")
+    assert results.trajectories.sizes["run"] == 3000
+
+
+def test_a_summary_too_large_does_not_name_the_store() -> None:
+    for kwargs in ({}, {"store": "never.zarr", "record": 1}):
+        with pytest.raises(TooLargeError) as excinfo:
+            simulate(DYAD, runs=10**9, **kwargs)
+        assert str(excinfo.value).startswith("runs: ")
+        assert "store=" not in str(excinfo.value)
