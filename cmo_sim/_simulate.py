@@ -14,6 +14,7 @@ import pandas as pd
 from cmo_sim._limits import check_simulate
 from cmo_sim.core.runner import (
     Record,
+    by_run,
     check_trajectory_dtype,
     record_buffers,
     record_steps,
@@ -195,7 +196,7 @@ def simulate(
     }
     params = compile_params(scenario_list, replicates=int(runs), seed=seed_int, theory=theory)
     recorded = record_steps(int(steps), every) if every else None
-    # In memory, the whole record, [recorded steps, runs(, members)]: the batch engine records
+    # In memory, the whole record, [recorded steps(, members), runs]: the batch engine records
     # each chunk straight into its slice of it. To a store, each chunk's own record.
     whole = (record_buffers(params, recorded.size, float_dtype)
              if recorded is not None and store is None else None)
@@ -215,10 +216,10 @@ def simulate(
                         part = trajectory_arrays(out.trajectories, params.n_members,
                                                  float_dtype)
                         for name, values in part.items():
-                            whole[name][:, start:stop] = np.moveaxis(values, 0, 1)
+                            by_run(whole)[name][start:stop] = values
                 else:
                     into = None if whole is None else {
-                        name: values[:, start:stop] for name, values in whole.items()}
+                        name: values[..., start:stop] for name, values in whole.items()}
                     out = run(sub, steps, record, trajectory_dtype=float_dtype, out=into)
                 yield sub, start, out
                 if bar is not None:
@@ -233,9 +234,7 @@ def simulate(
                         ignore_index=True)
     traj = None
     if whole is not None:  # [runs, steps(, members)] views of the step-by-step record
-        traj = trajectory_arrays_dataset(
-            params, {name: np.moveaxis(values, 0, 1) for name, values in whole.items()},
-            recorded)
+        traj = trajectory_arrays_dataset(params, by_run(whole), recorded)
     return Results(summary, traj, meta)
 
 

@@ -15,7 +15,7 @@ from cmo_sim.params import Params
 
 __all__ = [
     "RunOutput", "TRAJECTORY_DTYPES", "TRAJECTORY_VARIABLES", "check_trajectory_dtype",
-    "record_buffers", "record_steps", "run", "validate_record",
+    "by_run", "record_buffers", "record_steps", "run", "validate_record",
 ]
 
 Record = Literal["summary", "trajectory"] | int
@@ -111,21 +111,34 @@ def _snapshot(state: State, present: np.ndarray, months: int) -> dict[str, np.nd
     }
 
 
+def _record_shape(n_recorded: int, snapshot: np.ndarray) -> tuple[int, ...]:
+    """Shape of a variable's record: ``[steps, runs]`` or ``[steps, members, runs]``."""
+    return (n_recorded,) + snapshot.shape[1:][::-1] + snapshot.shape[:1]
+
+
 def record_buffers(params: Params, n_recorded: int,
                    trajectory_dtype: str | np.dtype = "float64") -> dict[str, np.ndarray]:
-    """Empty record arrays ``[recorded steps, runs(, members)]`` for the runs of ``params``.
+    """Empty record arrays for the runs of ``params``, as :func:`run` lays them out.
 
-    :func:`run` records into them (``out=``, a slice of them along runs for each chunk), so
-    a caller holding the whole record needs no copy of each chunk's.
+    A variable's record is ``[recorded steps(, members), runs]``: each month's snapshot is
+    one contiguous write per variable (and member). :func:`by_run` gives the
+    ``[runs, steps(, members)]`` view of it. :func:`run` records into them (``out=``, a
+    slice of them along runs, the last axis, for each chunk), so a caller holding the whole
+    record needs no copy of each chunk's.
     """
     float_dtype = check_trajectory_dtype(trajectory_dtype)
     one = params.take(slice(0, 1))
     first = _snapshot(init(one), one.present, 0)
     return {
-        k: np.empty((n_recorded, params.n_runs) + v.shape[1:],
+        k: np.empty(_record_shape(n_recorded, v)[:-1] + (params.n_runs,),
                     dtype=float_dtype if v.dtype.kind == "f" else v.dtype)
         for k, v in first.items()
     }
+
+
+def by_run(buffers: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``[runs, steps(, members)]`` views of records laid out as :func:`run` keeps them."""
+    return {k: np.moveaxis(v, -1, 0) for k, v in buffers.items()}
 
 
 def _put(full: State, rows: np.ndarray, part: State) -> State:
@@ -149,10 +162,11 @@ def run(params: Params, steps: int, record: Record = "summary", *,
     final state is kept aside). Each run's numbers are the same either way; only the work shrinks.
 
     Float trajectory variables are kept as ``trajectory_dtype`` (float64 or float32: each
-    value is computed in float64 and rounded once). The record is laid out step by step, so a
-    month's snapshot is one contiguous write; the returned arrays are ``[runs, steps, ...]``
-    views of it. ``out`` (from :func:`record_buffers`, or a slice of them along runs) is
-    recorded into instead of new arrays.
+    value is computed in float64 and rounded once). The record is laid out as
+    :func:`record_buffers` makes it, so a month's snapshot is one contiguous write per
+    variable; the returned arrays are ``[runs, steps(, members)]`` views of it. ``out`` (from
+    :func:`record_buffers`, or a slice of them along runs) is recorded into instead of new
+    arrays.
     """
     every = validate_record(record, steps)
     float_dtype = check_trajectory_dtype(trajectory_dtype)
@@ -168,18 +182,18 @@ def run(params: Params, steps: int, record: Record = "summary", *,
         first = _snapshot(full, params.present, 0)
         if out is None:
             buffers = {
-                k: np.empty((recorded.size, params.n_runs) + v.shape[1:],
+                k: np.empty(_record_shape(recorded.size, v),
                             dtype=float_dtype if v.dtype.kind == "f" else v.dtype)
                 for k, v in first.items()
             }
         else:
             buffers = {k: out[k] for k in first}
             for k, v in first.items():
-                want = (recorded.size, params.n_runs) + v.shape[1:]
+                want = _record_shape(recorded.size, v)
                 if buffers[k].shape != want:
                     raise ValueError(f"out: {k} has shape {buffers[k].shape}, not {want}")
         for k, v in first.items():
-            buffers[k][0] = v
+            buffers[k][0] = v.T
     slot = 1
     cache = StepCache()
     for t in range(steps):
@@ -204,9 +218,12 @@ def run(params: Params, steps: int, record: Record = "summary", *,
             whole = rows.size == params.n_runs  # rows is sorted: all runs, in order
             for k, v in _snapshot(work, work_params.present, t + 1).items():
                 if whole:
-                    buffers[k][slot] = v
-                else:
+                    buffers[k][slot] = v.T
+                elif v.ndim == 1:
                     buffers[k][slot, rows] = v
+                else:  # a member at a time: a one-dimensional scatter each
+                    for j in range(v.shape[1]):
+                        buffers[k][slot, j, rows] = v[:, j]
             slot += 1
     _put(full, rows, work)
     # Per-month fields of a run ended before the last month read as they would after one
@@ -219,12 +236,11 @@ def run(params: Params, steps: int, record: Record = "summary", *,
     if buffers is not None:
         for gone_rows, snap, from_slot in frozen:
             for k, v in snap.items():
-                buffers[k][from_slot:, gone_rows] = v[None]
+                buffers[k][from_slot:, ..., gone_rows] = v.T[None]
     return RunOutput(
         final=full,
         synergy_mean=synergy_sum / np.maximum(alive_steps, 1.0),
         steps_recorded=recorded,
-        trajectories=None if buffers is None else {
-            k: np.moveaxis(v, 0, 1) for k, v in buffers.items()},
+        trajectories=None if buffers is None else by_run(buffers),
         steps=steps,
     )
