@@ -82,17 +82,27 @@ def record_steps(steps: int, every: int) -> np.ndarray:
     return np.array([0] + [t for t in range(1, steps + 1) if t % every == 0], dtype=np.int64)
 
 
-def _snapshot(state: State, present: np.ndarray, months: int) -> dict[str, np.ndarray]:
+def _trust_weights(present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weights of the trust a member gives to the other original members, and their count.
+
+    They are fixed for a set of runs, so the runner computes them once per working set.
+    """
+    n = present.shape[1]
+    pw = present.astype(np.float64)
+    return pw[:, None, :] * (1.0 - np.eye(n)), np.maximum(msum(pw)[:, None] - 1.0, 1.0)
+
+
+def _snapshot(state: State, present: np.ndarray, months: int,
+              weights: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """The trajectory variables of a state after ``months`` months.
 
     ``trust`` is the mean trust each member gives to the other original members; rows of
     members that have left stay as they were when they left (``active`` says who is in).
     Arrays may be the state's own: the caller copies them into its record at once.
+    ``weights`` are :func:`_trust_weights` of ``present`` if the caller keeps them.
     """
-    n = state.trust.shape[1]
-    pw = present.astype(np.float64)
-    partners = np.maximum(msum(pw)[:, None] - 1.0, 1.0)
-    given = msum(state.trust * (pw[:, None, :] * (1.0 - np.eye(n)))) / partners
+    mask, partners = weights if weights is not None else _trust_weights(present)
+    given = msum(state.trust * mask) / partners
     return {
         "trust": np.where(present, given, np.nan),
         "faith": np.where(present, state.faith, np.nan),
@@ -178,6 +188,7 @@ def run(params: Params, steps: int, record: Record = "summary", *,
     recorded = record_steps(steps, every) if every else None
     buffers: dict[str, np.ndarray] | None = None
     frozen: list[tuple[np.ndarray, dict[str, np.ndarray], int]] = []
+    weights = None
     if recorded is not None:
         first = _snapshot(full, params.present, 0)
         if out is None:
@@ -194,6 +205,7 @@ def run(params: Params, steps: int, record: Record = "summary", *,
                     raise ValueError(f"out: {k} has shape {buffers[k].shape}, not {want}")
         for k, v in first.items():
             buffers[k][0] = v.T
+        weights = _trust_weights(params.present)
     slot = 1
     cache = StepCache()
     for t in range(steps):
@@ -209,6 +221,8 @@ def run(params: Params, steps: int, record: Record = "summary", *,
             rows = rows[alive]
             work, work_params = work.take(alive), params.take(rows)
             alive = alive[alive]
+            if buffers is not None:
+                weights = _trust_weights(work_params.present)
         if rows.size == 0:
             break
         work = step(work, work_params, t, cache)
@@ -216,7 +230,7 @@ def run(params: Params, steps: int, record: Record = "summary", *,
         alive_steps[rows] += alive
         if buffers is not None and slot < recorded.size and recorded[slot] == t + 1:
             whole = rows.size == params.n_runs  # rows is sorted: all runs, in order
-            for k, v in _snapshot(work, work_params.present, t + 1).items():
+            for k, v in _snapshot(work, work_params.present, t + 1, weights).items():
                 if whole:
                     buffers[k][slot] = v.T
                 elif v.ndim == 1:
