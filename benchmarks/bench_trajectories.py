@@ -9,9 +9,11 @@ default two-member partnership) over ``--steps`` months:
 - ``store``: ``--store-runs`` runs recorded every month to a Zarr store
   (``simulate(..., store=...)``), with ``--store-dtype``; skipped when ``--store-runs 0``.
 
-Each in-memory mode is timed ``--repeats`` times after a warm-up run (the best is reported);
-the store run once. Printed: seconds, peak resident memory of the process (``ru_maxrss``),
-the ratio of each mode's time to the summary's, and the store's size on disk.
+Each in-memory mode is timed ``--repeats`` times after a small warm-up run: the best, and the
+first (in a fresh process the first run also pays for the operating system handing over new
+memory, which for a record of a GiB or more can take seconds on a busy machine); the store is
+run once. Printed: seconds, peak resident memory of the process (``ru_maxrss``), the ratio of
+each mode's time to the summary's, and the store's size on disk.
 
 Usage: python benchmarks/bench_trajectories.py [--runs 100000] [--steps 120] [--repeats 3]
            [--store-runs 1000000] [--store-dtype float64] [--dir DIR]
@@ -58,13 +60,13 @@ def one(mode: str, runs: int, steps: int, repeats: int, store_dtype: str, where:
         return {"seconds": seconds, "peak": _peak_rss(), "disk": size,
                 "record_bytes": int(results.trajectories.nbytes)}
     simulate(DYAD, runs=200, steps=steps, **MODES[mode])  # imports, caches
-    best = float("inf")
+    times = []
     for _ in range(repeats):
         started = time.perf_counter()
         results = simulate(DYAD, runs=runs, steps=steps, max_memory="inf", **MODES[mode])
-        best = min(best, time.perf_counter() - started)
+        times.append(time.perf_counter() - started)
         del results
-    return {"seconds": best, "peak": _peak_rss()}
+    return {"seconds": min(times), "first": times[0], "peak": _peak_rss()}
 
 
 def _child(mode: str, args: argparse.Namespace, where: str) -> dict:
@@ -106,8 +108,12 @@ def main() -> None:
             line = (f"{mode:13s} {runs:>9,} dyads x {args.steps} months: "
                     f"{found[mode]['seconds']:8.2f} s, peak memory "
                     f"{found[mode]['peak'] / 2**30:6.2f} GiB")
+            if mode in MODES:
+                line += f" (first run {found[mode]['first']:.2f} s)"
             if "summary" in found and mode in MODES and mode != "summary":
-                line += f", {found[mode]['seconds'] / found['summary']['seconds']:.2f}x summary"
+                line += (f", {found[mode]['seconds'] / found['summary']['seconds']:.2f}x summary"
+                         f" (first runs: "
+                         f"{found[mode]['first'] / found['summary']['first']:.2f}x)")
             if mode == "store":
                 line += (f", {args.store_dtype}, {found[mode]['disk'] / 2**30:.2f} GiB on disk "
                          f"(the record in memory would be "
