@@ -25,7 +25,7 @@ from cmo_sim.params import compile_params
 from cmo_sim.results import (
     Results,
     atomic_dir,
-    open_results,
+    open_zarr_results,
     summarise,
     trajectories_dataset,
     trajectory_arrays,
@@ -229,7 +229,8 @@ def simulate(
                 bar.close()
 
     if store is not None:
-        return open_results(_write_store(Path(store), chunks(), meta, float_dtype), lazy=True)
+        path, summary = _write_store(Path(store), chunks(), meta, float_dtype)
+        return open_zarr_results(path, lazy=True, summary=summary)
     summary = pd.concat([summarise(sub, out, run_offset=start) for sub, start, out in chunks()],
                         ignore_index=True)
     traj = None
@@ -238,17 +239,24 @@ def simulate(
     return Results(summary, traj, meta)
 
 
-def _write_store(path: Path, chunks, meta: dict[str, Any], float_dtype: np.dtype) -> Path:
+def _write_store(path: Path, chunks, meta: dict[str, Any],
+                 float_dtype: np.dtype) -> tuple[Path, pd.DataFrame]:
     """Write each chunk's summary and trajectories to the Zarr store ``path`` as it is run.
+
+    Returns the store's path and its summary (kept as it is written: the same table, and
+    less memory than reading it back).
 
     The store is the one :meth:`Results.to_zarr` writes, built in a temporary sibling and
     moved into place once every chunk is in it: a store at ``path`` is always complete (an
     existing one is replaced only then), whenever the run fails or is stopped.
     """
+    summaries = []
+
     def write(tmp: Path) -> None:
         target = tmp / "store.zarr"
         for sub, start, out in chunks:
             summary = summarise(sub, out, run_offset=start)
+            summaries.append(summary)
             traj = (trajectories_dataset(sub, out, run_offset=start, dtype=float_dtype)
                     if out.trajectories is not None else None)
             dataset = Results(summary, traj, meta).to_dataset()
@@ -258,4 +266,5 @@ def _write_store(path: Path, chunks, meta: dict[str, Any], float_dtype: np.dtype
             else:
                 dataset.to_zarr(target, append_dim="run", consolidated=False)
 
-    return atomic_dir(path, write, inner="store.zarr")
+    path = atomic_dir(path, write, inner="store.zarr")
+    return path, pd.concat(summaries, ignore_index=True)

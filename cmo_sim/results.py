@@ -332,22 +332,29 @@ def open_results(path: str | os.PathLike, *, lazy: bool = False) -> Results:
         meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
         return Results(summary, _attach_coords(traj, summary), meta)
     if path.is_dir():
-        ds = xr.open_zarr(path, consolidated=False, chunks=None)
-        if not lazy:
-            ds = ds.load()
-        meta = json.loads(ds.attrs.get("cmo_sim", "{}"))
+        return open_zarr_results(path, lazy=lazy)
+    raise FileNotFoundError(f"{path}: no results written by cmo-sim here")
+
+
+def open_zarr_results(path: Path, *, lazy: bool, summary: pd.DataFrame | None = None
+                      ) -> Results:
+    """Results of a Zarr store; ``summary``: the store's summary, already in memory."""
+    ds = xr.open_zarr(path, consolidated=False, chunks=None)
+    if not lazy:
+        ds = ds.load()
+    meta = json.loads(ds.attrs.get("cmo_sim", "{}"))
+    if summary is None:
         # In the order they were written (a Zarr group lists its arrays by name).
         summary_vars = _in_order([v for v in ds.data_vars if ds[v].dims == ("run",)],
                                  SUMMARY_COLUMNS)
         summary = ds[summary_vars].to_dataframe().reset_index()
-        traj_vars = _in_order([v for v in ds.data_vars if str(v).startswith("traj_")],
-                              [f"traj_{name}" for name in TRAJECTORY_VARIABLES])
-        traj = (
-            ds[traj_vars].rename({v: str(v).removeprefix("traj_") for v in traj_vars})
-            if traj_vars else None
-        )
-        return Results(summary, _attach_coords(traj, summary), meta)
-    raise FileNotFoundError(f"{path}: no results written by cmo-sim here")
+    traj_vars = _in_order([v for v in ds.data_vars if str(v).startswith("traj_")],
+                          [f"traj_{name}" for name in TRAJECTORY_VARIABLES])
+    traj = (
+        ds[traj_vars].rename({v: str(v).removeprefix("traj_") for v in traj_vars})
+        if traj_vars else None
+    )
+    return Results(summary, _attach_coords(traj, summary), meta)
 
 
 def _in_order(names: list, order: Sequence[str]) -> list:
