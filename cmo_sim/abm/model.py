@@ -210,20 +210,9 @@ class Outlook:
         return 1.0 if (i if shape == "member" else j) == who else 0.0
 
 
-def _split(text: str) -> list[str]:
-    """The rule ids of a comma-separated list."""
-    return [i for i in text.split(", ") if i]
-
-
 def _ids(*lists: Iterable[str]) -> str:
     """Comma-separated rule ids of several lists, each once, in order."""
     return ", ".join(dict.fromkeys(i for ids in lists for i in ids))
-
-
-def _merge(*lists: str) -> str:
-    """Comma-separated rule ids of several lists, each once, in order."""
-    ids = [i for text in lists for i in text.split(", ") if i]
-    return ", ".join(dict.fromkeys(ids))
 
 
 #: The floor site of each exit cause.
@@ -936,7 +925,8 @@ class PartnershipModel(mesa.Model):
                 self.dissolved_at = self.ended_at = t
                 self.cause = CAUSE_TRUST if CAUSE_TRUST in view.below else CAUSE_FAITH
                 self._log(t, "dissolution", CAUSE_NAMES[self.cause],
-                          rules=self._rules_at("demerger", _FLOOR[self.cause]),
+                          rules=_ids(self._contributors("demerger", view, "run"),
+                                     self._contributors(_FLOOR[self.cause], view, "run")),
                           detail="de-merger: the merged organisations separate while a member "
                                  "is below a floor")
         if self.form == "network" and not self.dissolved:
@@ -958,7 +948,7 @@ class PartnershipModel(mesa.Model):
                         if other is not m:
                             other.trust[m.index] = other.start_trust[m.index]
                     self._log(t, "join", "membership", member=m.index,
-                              rules=self._rules_at("joining"),
+                              rules=_ids(self._contributors("joining", view, "run")),
                               detail=f"a like organisation joins in the place of {m.name}")
                 self.counters["joins"] += len(joining)
         self.synergy_recent, self.success_recent = ends.track(
@@ -1011,19 +1001,6 @@ class PartnershipModel(mesa.Model):
             self.trust_account[f"trust_gained_{name}"] += gained
 
     # -- which rules an event cites -------------------------------------------------------------
-    def _rules_at(self, *sites: str) -> str:
-        """Ids of the rules with a non-zero term at any of ``sites``, in theory order."""
-        ids = [t.rule for name in sites for t in self.terms[name].terms if t.coef != 0.0]
-        return ", ".join(dict.fromkeys(ids))
-
-    def _rules_reading(self, *inputs: str) -> str:
-        """Ids of the rules with a non-zero term that reads any of ``inputs`` (or tests them)."""
-        ids = [
-            t.rule for site in self.terms.values() for t in site.terms
-            if t.coef != 0.0 and (t.input in inputs or any(c[0] in inputs for c in t.conditions))
-        ]
-        return ", ".join(dict.fromkeys(ids))
-
     def _contributors(self, name: str, view: Outlook, shape: str, i: int = -1,
                       j: int = -1) -> list[str]:
         """Ids of the rules whose term at site ``name`` is not zero this month (at ``i``, ``j``)."""
@@ -1032,8 +1009,10 @@ class PartnershipModel(mesa.Model):
         return [rule for rule, value in parts if value != 0.0]
 
     def _readers(self, *inputs: str) -> set[str]:
-        """Ids of the rules with a term that reads (or tests) any of ``inputs``."""
-        return set(_split(self._rules_reading(*inputs)))
+        """Ids of the rules with a non-zero term that reads (or tests) any of ``inputs``."""
+        return {t.rule for site in self.terms.values() for t in site.terms
+                if t.coef != 0.0 and (t.input in inputs
+                                      or any(c[0] in inputs for c in t.conditions))}
 
     # -- the event log ------------------------------------------------------------------------
     def _log(self, step: int, mechanism: str, outcome: str, *, member: int = -1,
