@@ -23,7 +23,9 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["DEFAULT_SCENARIO", "main", "summary_table"]
+from cmo_sim.results import SUMMARY_FIELDS
+
+__all__ = ["DEFAULT_SCENARIO", "RUN_TABLE_COLUMNS", "main", "summary_table"]
 
 #: The embedded default: a typical voluntary dyad of two mid-size organisations, every context
 #: at its typical value (0.5; history and ambition bias neutral).
@@ -241,10 +243,9 @@ RUN_TABLE_COLUMNS: dict[str, tuple[str, str]] = {
                  "0-1"),
     "by_faith": ("share of runs dissolved by a faith collapse (intra-organisational origin)",
                  "0-1"),
-    "performance": ("mean cumulative performance over runs", "ambition units"),
-    "synergy_mean": ("mean over runs of each run's mean synergy while in place", "0-1"),
-    "trust_final": ("mean over runs of the final mean trust between members", "0-1"),
-    "faith_final": ("mean over runs of the final mean faith", "0-1"),
+    # The means over runs of summary columns, with the columns' own meanings and units.
+    **{name: (f"mean over runs of: {SUMMARY_FIELDS[name][0]}", SUMMARY_FIELDS[name][1])
+       for name in ("performance", "synergy_mean", "trust_final", "faith_final")},
 }
 
 
