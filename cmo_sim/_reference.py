@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from cmo_sim._simulate import as_theory
 from cmo_sim.core.runner import MEMBER_VARIABLES, TRAJECTORY_VARIABLES
 from cmo_sim.core.terms import STATE_INPUTS
 from cmo_sim.results import _ATTRS, SUMMARY_COLUMNS, SUMMARY_FIELDS
@@ -38,7 +39,7 @@ from cmo_sim.scenario import (
 )
 from cmo_sim.sweep import designs as _designs
 from cmo_sim.sweep._file import _SweepSchema
-from cmo_sim.theory._model import BASELINE_RANGES, Theory, load_theory
+from cmo_sim.theory._model import BASELINE_RANGES, Theory
 
 __all__ = [
     "DESIGN_MEANINGS",
@@ -137,10 +138,6 @@ def _code(values) -> str:
     return ", ".join(f"`{v}`" for v in values)
 
 
-def _theory(theory: Theory | str | Path | Mapping | None) -> Theory:
-    return theory if isinstance(theory, Theory) else load_theory(theory)
-
-
 def _allowed(prop: Mapping[str, Any]) -> str:
     """A JSON Schema property as a short phrase: its type, range and length limits."""
     if "anyOf" in prop:
@@ -217,7 +214,7 @@ def rules_using(theory: Theory | str | Path | None = None, *,
     dict
         Name -> rule ids in theory order (names no rule reads are absent).
     """
-    theory = _theory(theory)
+    theory = as_theory(theory)
     order = {rule.id: k for k, rule in enumerate(theory.rules)}
     found: dict[str, set[str]] = {}
     for table in theory.compiled().values():
@@ -307,7 +304,7 @@ def scenario_json_schema(theory: Theory | str | Path | None = None) -> dict[str,
     dict
         The schema (JSON-able).
     """
-    contexts = _theory(theory).user_contexts
+    contexts = as_theory(theory).user_contexts
     schema = copy.deepcopy(Scenario.model_json_schema())
     schema = {"$schema": DRAFT, "title": "cmo-sim scenario", **schema}
     schema["properties"]["contexts"] = _own_contexts(contexts, "partnership")
@@ -345,7 +342,7 @@ def scenario_section(theory: Theory | str | Path | None = None) -> str:
     Also the contexts the theory declares and the state inputs, each with the rules of
     ``theory`` that read it.
     """
-    theory = _theory(theory)
+    theory = as_theory(theory)
     using, state = rules_using(theory), rules_using(theory, state=True)
     schema = scenario_json_schema(theory)
     head = ["field", "meaning", "allowed", "typical (default)", "rules that read it"]
@@ -459,7 +456,7 @@ def _vary_rows(theory: Theory) -> list[list[Any]]:
 
 def sweep_section(theory: Theory | str | Path | None = None) -> str:
     """Markdown: sweep-file keys, designs, vary keys and values, rule ids, baseline constants."""
-    theory = _theory(theory)
+    theory = as_theory(theory)
     schema = _SweepSchema.model_json_schema()
     required = set(schema.get("required", ()))
     rows = []

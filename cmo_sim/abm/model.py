@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from cmo_sim._errors import ScenarioError, closest
+from cmo_sim._simulate import as_theory
 from cmo_sim.abm.agents import (
     Organisation,
     add_terms,
@@ -458,10 +459,7 @@ class PartnershipModel(mesa.Model):
                 replicate < 0
             ):
                 raise ValueError(f"replicate: {replicate!r} is not allowed (an int >= 0)")
-            if theory is None or isinstance(theory, str | PathLike):
-                theory = load_theory(theory)
-            elif not isinstance(theory, Theory):
-                raise ValueError(f"theory: {theory!r} is not a Theory or a path to a theory file")
+            theory = as_theory(theory)
             scenario = _build_scenario(scenario, members, kwargs, theory)
             check_steps(scenario, int(steps))
             self.scenario_spec = scenario
@@ -514,9 +512,7 @@ class PartnershipModel(mesa.Model):
         declares, each with its range (``low``, ``high``), typical value and meaning: what a
         slider or a sweep over it needs. Member attributes are set through ``members``.
         """
-        if theory is None or isinstance(theory, str | PathLike):
-            theory = load_theory(theory)
-        return _keyword_contexts(theory)
+        return _keyword_contexts(as_theory(theory))
 
     @classmethod
     def from_params(
@@ -934,6 +930,8 @@ class PartnershipModel(mesa.Model):
                            if not m.active and 0 <= m.exit_step < t]
             if open_places:
                 hazard = sigmoid(self._site("joining", view, "run"))
+                # Read before anyone joins: the month's terms, as the hazard saw them.
+                cited = _ids(self._contributors("joining", view, "run"))
                 _, attributes = self.timeline(t)
                 joining = [m for m in open_places
                            if self._draw(t, Stream.JOIN, m.index, 0) < hazard]
@@ -948,7 +946,7 @@ class PartnershipModel(mesa.Model):
                         if other is not m:
                             other.trust[m.index] = other.start_trust[m.index]
                     self._log(t, "join", "membership", member=m.index,
-                              rules=_ids(self._contributors("joining", view, "run")),
+                              rules=cited,
                               detail=f"a like organisation joins in the place of {m.name}")
                 self.counters["joins"] += len(joining)
         self.synergy_recent, self.success_recent = ends.track(
