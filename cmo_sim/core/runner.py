@@ -14,8 +14,9 @@ from cmo_sim.core.step import StepCache, init, step
 from cmo_sim.params import Params
 
 __all__ = [
-    "RunOutput", "TRAJECTORY_DTYPES", "TRAJECTORY_VARIABLES", "check_trajectory_dtype",
-    "by_run", "record_buffers", "record_steps", "run", "validate_record",
+    "RUN_ENGINES", "RunOutput", "TRAJECTORY_DTYPES", "TRAJECTORY_VARIABLES",
+    "check_trajectory_dtype",
+    "by_run", "record_buffers", "record_steps", "run", "validate_record", "warm",
 ]
 
 Record = Literal["summary", "trajectory"] | int
@@ -162,9 +163,46 @@ def _put(full: State, rows: np.ndarray, part: State) -> State:
 COMPACT_BELOW = 0.95
 
 
+#: The engines :func:`run` steps with: the numpy step, or the fused kernel.
+RUN_ENGINES = ("batch", "fused")
+
+
+def _stepper(engine: str):
+    """The month function of ``engine``.
+
+    The pure numpy step, or the fused kernel computing in the arrays of the state it is given
+    (the runner owns its working state).
+    """
+    if engine == "batch":
+        return step
+    if engine == "fused":
+        from cmo_sim.core import fused
+
+        fused.require()
+        return fused.advance
+    raise ValueError(f"engine: {engine!r} is not allowed (allowed: {', '.join(RUN_ENGINES)})")
+
+
+def warm(theory, engine: str = "batch") -> None:
+    """Make ready what ``engine`` needs for ``theory``.
+
+    The first chunk a worker runs then does not pay for it: the theory's terms are compiled
+    and, for the fused engine, its kernel is compiled (or loaded from the cache) by running one
+    partnership for one month.
+    """
+    _stepper(engine)
+    theory.compiled()
+    if engine == "fused":
+        from cmo_sim.params import compile_params
+        from cmo_sim.scenario import load_scenario
+
+        one = load_scenario({"name": "warm-up", "members": [{}, {}]}, theory=theory)
+        run(compile_params([one], replicates=1, seed=0, theory=theory), 1, engine=engine)
+
+
 def run(params: Params, steps: int, record: Record = "summary", *,
         trajectory_dtype: str | np.dtype = "float64",
-        out: dict[str, np.ndarray] | None = None) -> RunOutput:
+        out: dict[str, np.ndarray] | None = None, engine: str = "batch") -> RunOutput:
     """Run every run of ``params`` for ``steps`` months, recording as asked.
 
     Dissolution and completion are absorbing and an ended run's state is frozen, so the loop
@@ -180,11 +218,22 @@ def run(params: Params, steps: int, record: Record = "summary", *,
     """
     every = validate_record(record, steps)
     float_dtype = check_trajectory_dtype(trajectory_dtype)
+    advance = _stepper(engine)
     full = init(params)
-    work, work_params = full.take(slice(None)), params
     rows = np.arange(params.n_runs)
     synergy_sum = np.zeros(params.n_runs)
     alive_steps = np.zeros(params.n_runs)
+    if engine == "fused":
+        from cmo_sim.core import fused
+
+        if every is None and fused.fixed_membership(params):
+            # No member can leave a partnership that goes on: whole spans of months per call.
+            fused.run_summary(params, steps, full, synergy_sum, alive_steps)
+            return _finish(full, steps, synergy_sum, alive_steps, None, None, [])
+        work = State(**{f.name: getattr(full, f.name).copy() for f in fields(full)})
+    else:
+        work = full.take(slice(None))
+    work_params = params
     recorded = record_steps(steps, every) if every else None
     buffers: dict[str, np.ndarray] | None = None
     frozen: list[tuple[np.ndarray, dict[str, np.ndarray], int]] = []
@@ -225,7 +274,7 @@ def run(params: Params, steps: int, record: Record = "summary", *,
                 weights = _trust_weights(work_params.present)
         if rows.size == 0:
             break
-        work = step(work, work_params, t, cache)
+        work = advance(work, work_params, t, cache)
         synergy_sum[rows] += np.where(alive, work.synergy, 0.0)
         alive_steps[rows] += alive
         if buffers is not None and slot < recorded.size and recorded[slot] == t + 1:
@@ -240,6 +289,11 @@ def run(params: Params, steps: int, record: Record = "summary", *,
                         buffers[k][slot, j, rows] = v[:, j]
             slot += 1
     _put(full, rows, work)
+    return _finish(full, steps, synergy_sum, alive_steps, recorded, buffers, frozen)
+
+
+def _finish(full: State, steps: int, synergy_sum, alive_steps, recorded, buffers,
+            frozen) -> RunOutput:
     # Per-month fields of a run ended before the last month read as they would after one
     # more month as an ended run (no task, no conflict, no achievement), however early the
     # working set dropped it.

@@ -27,7 +27,7 @@ from cmo_sim.params import Params
 from cmo_sim.rng import Stream, uniform
 from cmo_sim.scenario import FORMS
 
-__all__ = ["Fixed", "StepCache", "fixed_terms", "init", "step"]
+__all__ = ["Fixed", "StepCache", "fixed_terms", "init", "join_places", "step", "timeline_state"]
 
 _MERGER, _NETWORK = FORMS.index("merger"), FORMS.index("network")
 
@@ -515,6 +515,65 @@ def _restore(new: dict[str, np.ndarray], state: State, rows: np.ndarray) -> None
             array[rows] = old[rows]
 
 
+def timeline_state(state: State, params: Params, ctx, t: int):
+    """``(vision, culture)`` as month ``t`` finds them.
+
+    Timeline changes of these state-held contexts reset that state where, and only where, the
+    scheduled value changes at ``t``.
+    """
+    vision, culture = state.vision, state.culture
+    if "shared_vision" in params.schedules or "culture" in params.schedules:
+        before = params.contexts_at(t - 1) if t > 0 else params.contexts
+        if "shared_vision" in params.schedules:
+            moved = ctx.shared_vision != before.shared_vision
+            vision = np.where(moved, ctx.shared_vision, vision)
+        if "culture" in params.schedules:
+            moved = ctx.culture != before.culture
+            culture = np.where(moved, ctx.culture, culture)
+    return vision, culture
+
+
+def join_places(params: Params, ctx, t: int, alive: np.ndarray, joining_site: np.ndarray,
+                out: dict) -> None:
+    """Networks recruit into the places left in earlier months.
+
+    Each open place is taken with the chance of the joining site, by a like organisation that
+    starts as the place started.
+
+    ``out`` holds the month's ``trust``, ``faith``, ``intra_conflict``, ``culture``,
+    ``active``, ``exit_step``, ``exit_cause``, ``dissolved`` and ``joins``; the arrays a join
+    changes are replaced by changed copies (the others are left as they are).
+    """
+    exit_step = out["exit_step"]
+    open_place = params.present & ~out["active"] & (exit_step >= 0) & (exit_step < t)
+    join_rows = np.flatnonzero((params.form == _NETWORK) & alive & ~out["dissolved"]
+                               & m.many(open_place))
+    if not join_rows.size:
+        return
+    hazard = m.sigmoid(joining_site[join_rows])
+    draw = uniform(params.keys[join_rows], t, Stream.JOIN, np.arange(params.n_members), 0)
+    joining = open_place[join_rows] & (draw < hazard[:, None])
+    rows = join_rows[m.many(joining)]
+    if not rows.size:
+        return
+    joining = joining[m.many(joining)]
+    start = init(params.take(rows))
+    trust = out["trust"].copy()
+    trust[rows] = np.where(joining[:, :, None] | joining[:, None, :], start.trust, trust[rows])
+    out["trust"] = trust
+    for name, value in (("faith", start.faith), ("intra_conflict", start.intra_conflict),
+                        ("culture", ctx.culture[rows]), ("exit_step", -1), ("exit_cause", 0)):
+        array = out[name].copy()
+        array[rows] = np.where(joining, value, array[rows])
+        out[name] = array
+    active = out["active"].copy()
+    active[rows] |= joining
+    out["active"] = active
+    joins = out["joins"].copy()
+    joins[rows] += m.msum(joining.astype(np.int64))
+    out["joins"] = joins
+
+
 def step(state: State, params: Params, t: int, cache: StepCache | None = None) -> State:
     """Advance every run by one month; dissolved runs are left exactly as they were.
 
@@ -533,15 +592,7 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
 
     # Timeline changes of state-held contexts (shared vision, members' cultures) reset that
     # state where, and only where, the scheduled value changes at this step.
-    vision, culture = state.vision, state.culture
-    if "shared_vision" in params.schedules or "culture" in params.schedules:
-        before = params.contexts_at(t - 1) if t > 0 else params.contexts
-        if "shared_vision" in params.schedules:
-            moved = ctx.shared_vision != before.shared_vision
-            vision = np.where(moved, ctx.shared_vision, vision)
-        if "culture" in params.schedules:
-            moved = ctx.culture != before.culture
-            culture = np.where(moved, ctx.culture, culture)
+    vision, culture = timeline_state(state, params, ctx, t)
 
     # What the members see of each other: trust and communication (site communication).
     trust_rows = m.msum(trust * pair_w)
@@ -692,36 +743,10 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
         cause[out] = np.where(m.many(below_trust[out]), CAUSE_TRUST, CAUSE_FAITH)
     # Networks recruit: a place left in an earlier month is taken by a like organisation
     # (site joining), which starts with the trust and faith the place started with.
-    trust_out, faith_out, intra_out = new_trust, new_faith, new_intra
-    joins = state.joins
-    open_place = params.present & ~still & (exit_step >= 0) & (exit_step < t)
-    join_rows = np.flatnonzero((params.form == _NETWORK) & alive & ~dissolved
-                               & m.many(open_place))
-    if join_rows.size:
-        hazard = m.sigmoid(site["joining"][join_rows])
-        draw = uniform(params.keys[join_rows], t, Stream.JOIN,
-                       np.arange(params.n_members), 0)
-        joining = open_place[join_rows] & (draw < hazard[:, None])
-        rows = join_rows[m.many(joining)]
-        if rows.size:
-            joining = joining[m.many(joining)]
-            start = init(params.take(rows))
-            trust_out, faith_out, intra_out = new_trust.copy(), new_faith.copy(), new_intra.copy()
-            exit_step, exit_cause = exit_step.copy(), exit_cause.copy()
-            sub_trust = trust_out[rows]
-            sub_trust = np.where(joining[:, :, None] | joining[:, None, :], start.trust,
-                                 sub_trust)
-            trust_out[rows] = sub_trust
-            faith_out[rows] = np.where(joining, start.faith, faith_out[rows])
-            intra_out[rows] = np.where(joining, start.intra_conflict, intra_out[rows])
-            new_culture = new_culture.copy()
-            new_culture[rows] = np.where(joining, ctx.culture[rows], new_culture[rows])
-            still = still.copy()
-            still[rows] |= joining
-            exit_step[rows] = np.where(joining, -1, exit_step[rows])
-            exit_cause[rows] = np.where(joining, 0, exit_cause[rows])
-            joins = joins.copy()
-            joins[rows] += m.msum(joining.astype(np.int64))
+    out = {"trust": new_trust, "faith": new_faith, "intra_conflict": new_intra,
+           "culture": new_culture, "active": still, "exit_step": exit_step,
+           "exit_cause": exit_cause, "dissolved": dissolved, "joins": state.joins}
+    join_places(params, ctx, t, alive, site["joining"], out)
     # Where the month leaves each run: the year's record of synergy and tasks, and the end
     # of a fixed term (with its result).
     synergy_recent, success_recent = ends.track(state.synergy_recent, state.success_recent,
@@ -741,10 +766,10 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
         constructive, destructive = state.constructive + 0, state.destructive + 0
 
     new = {
-        "trust": trust_out,
-        "faith": faith_out,
-        "intra_conflict": intra_out,
-        "culture": new_culture,
+        "trust": out["trust"],
+        "faith": out["faith"],
+        "intra_conflict": out["intra_conflict"],
+        "culture": out["culture"],
         "vision": new_vision,
         "synergy": synergy,
         "experience": experience,
@@ -754,9 +779,9 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
         "exit_shock": exit_shock,
         "success": success,
         "step_conflicts": step_conflicts,
-        "active": still,
-        "exit_step": exit_step,
-        "exit_cause": exit_cause,
+        "active": out["active"],
+        "exit_step": out["exit_step"],
+        "exit_cause": out["exit_cause"],
         "dissolved": dissolved,
         "dissolved_at": dissolved_at,
         "cause": cause,
@@ -773,7 +798,7 @@ def step(state: State, params: Params, t: int, cache: StepCache | None = None) -
         "dominations": state.dominations + (fx.dominated & alive),
         "exits": exits,
         "turnovers": state.turnovers + m.msum(turned.astype(np.int64)),
-        "joins": joins,
+        "joins": out["joins"],
         **{name: getattr(state, name) + value for name, value in account.items()},
     }
     dead = np.flatnonzero(state.ended)
