@@ -303,7 +303,7 @@ def _simulate(engine: str, seed: int = 11):
                             steps=CONTRACT_STEPS, seed=seed, record="trajectory", engine=engine)
 
 
-@pytest.fixture(scope="module", params=["batch", "abm"])
+@pytest.fixture(scope="module", params=["batch", "fused", "abm"])
 def engine(request):
     return request.param
 
