@@ -9,12 +9,14 @@ Measures, in one run on this machine:
   least traffic any engine can have, and ``bandwidth / (2 x state bytes)`` member-steps per
   second is the bandwidth bound;
 - each engine's member-steps per second (nominal: runs x members x months, with ``simulate``)
-  and its fraction of that bound: the numpy core on ``--runs`` runs, the Mesa engine on
-  ``--abm-runs``.
+  and its fraction of that bound: the numpy core and the fused engine on ``--runs`` runs (the
+  fused kernel compiled beforehand), the Mesa engine on ``--abm-runs``.
 
 The bound counts the state only: an engine also reads its parameters and, the numpy core, writes
 and reads temporaries of every array operation, so a fraction well below 1 says how much traffic
-beyond the state an engine makes (or how far it is from being bandwidth-bound at all).
+beyond the state an engine makes (or how far it is from being bandwidth-bound at all). The fused
+engine keeps a partnership whose members cannot change (a dyad, a merger) in cache for many
+months at a time, so it can pass the bound: its months then do not stream the state at all.
 
 Usage: python benchmarks/bench_limit.py [--runs 10000] [--abm-runs 10] [--steps 120]
 """
@@ -78,17 +80,23 @@ def main() -> None:
     args = parser.parse_args()
     bw = bandwidth()
     print(f"copy bandwidth, one core: {bw / 1e9:.1f} GB/s (bytes read + written per second)")
+    from cmo_sim.core.runner import warm
+
+    warm(cmo_sim.load_theory(), "fused")
     print(f"{'members':>7} {'state B/member':>14} {'bound Mstep/s':>13} "
-          f"{'numpy Mstep/s':>13} {'fraction':>8} {'Mesa Mstep/s':>12} {'fraction':>9}")
+          f"{'numpy Mstep/s':>13} {'fraction':>8} {'fused Mstep/s':>13} {'fraction':>8} "
+          f"{'Mesa Mstep/s':>12} {'fraction':>9}")
     for n in MEMBERS:
         per_member = state_bytes(n) / n
         bound = bw / (2 * per_member)
         numpy_rate = throughput(n, args.runs, args.steps, "batch")
+        fused_rate = throughput(n, args.runs, args.steps, "fused")
         mesa_rate = throughput(n, args.abm_runs, args.steps, "abm")
         print(f"{n:>7} {per_member:>14.0f} {bound / 1e6:>13.0f} {numpy_rate / 1e6:>13.2f} "
-              f"{numpy_rate / bound:>8.4f} {mesa_rate / 1e6:>12.4f} {mesa_rate / bound:>9.6f}")
-    print(f"numpy: {args.runs} runs, Mesa: {args.abm_runs} runs, {args.steps} months each; "
-          "CPU time of this process; nominal member-steps (runs x members x months)")
+              f"{numpy_rate / bound:>8.4f} {fused_rate / 1e6:>13.2f} {fused_rate / bound:>8.4f} "
+              f"{mesa_rate / 1e6:>12.4f} {mesa_rate / bound:>9.6f}")
+    print(f"numpy and fused: {args.runs} runs, Mesa: {args.abm_runs} runs, {args.steps} months "
+          "each; CPU time of this process; nominal member-steps (runs x members x months)")
 
 
 if __name__ == "__main__":

@@ -15,8 +15,11 @@ memory, which for a record of a GiB or more can take seconds on a busy machine);
 run once. Printed: seconds, peak resident memory of the process (``ru_maxrss``), the ratio of
 each mode's time to the summary's, and the store's size on disk.
 
+``--engine fused`` measures the fused engine instead of the numpy core (the kernel compiled by
+the warm-up run).
+
 Usage: python benchmarks/bench_trajectories.py [--runs 100000] [--steps 120] [--repeats 3]
-           [--store-runs 1000000] [--store-dtype float64] [--dir DIR]
+           [--store-runs 1000000] [--store-dtype float64] [--dir DIR] [--engine batch]
 """
 
 from __future__ import annotations
@@ -44,9 +47,14 @@ def _peak_rss() -> int:
     return peak if sys.platform == "darwin" else peak * 1024
 
 
-def one(mode: str, runs: int, steps: int, repeats: int, store_dtype: str, where: str) -> dict:
+def one(mode: str, runs: int, steps: int, repeats: int, store_dtype: str, where: str,
+        engine: str = "batch") -> dict:
     """Time one mode in this process; its peak memory is the process's."""
+    from functools import partial
+
     from cmo_sim import simulate
+
+    simulate = partial(simulate, engine=engine)
 
     if mode == "store":
         simulate(DYAD, runs=50, steps=3, record=1, store=Path(where) / "warm.zarr")
@@ -73,7 +81,7 @@ def _child(mode: str, args: argparse.Namespace, where: str) -> dict:
     runs = args.store_runs if mode == "store" else args.runs
     command = [sys.executable, __file__, "--one", mode, "--runs", str(runs), "--steps",
                str(args.steps), "--repeats", str(args.repeats), "--store-dtype",
-               args.store_dtype, "--dir", where]
+               args.store_dtype, "--dir", where, "--engine", args.engine]
     out = subprocess.run(command, check=True, capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": os.pathsep.join(
                              [str(Path(__file__).resolve().parents[1]),
@@ -91,11 +99,12 @@ def main() -> None:
     parser.add_argument("--dir", default=None, help="where the store is written (a temporary "
                         "directory by default, removed afterwards)")
     parser.add_argument("--modes", default="summary,trajectory,trajectory32,store")
+    parser.add_argument("--engine", default="batch", choices=("batch", "fused"))
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(one(args.one, args.runs, args.steps, args.repeats, args.store_dtype,
-                             args.dir)))
+                             args.dir, args.engine)))
         return
     where = tempfile.mkdtemp(prefix="bench_trajectories.", dir=args.dir)
     try:

@@ -317,7 +317,15 @@ _ARGS = (
     "ACT", "XSTEP", "XCAUSE", "DIS", "DISAT", "CAUSE", "COMP", "ACHD", "END", "SR", "SCR",
     "CNF", "CON", "DES", "SUCS", "FAIL", "DOM", "EXITS", "TURN",
     "AC0", "AC1", "AC2", "AC3", "AC4", "AC5", "SYNSUM", "ALIVE", "STOP",
+    "REC", "EVERY", "COLS", "PRESENT", "RT", "RF", "RI", "RA", "RSYN", "RINE", "REXP", "RAMB",
+    "RACH", "RPERF", "RCE", "RVIS", "RREG",
 )
+#: The record arrays (``RT`` ...) by trajectory variable.
+RECORD_ARGS = {
+    "trust": "RT", "faith": "RF", "intra_conflict": "RI", "active": "RA", "synergy": "RSYN",
+    "inertia": "RINE", "experience": "REXP", "ambition": "RAMB", "achievement": "RACH",
+    "performance": "RPERF", "conflict_events": "RCE", "vision": "RVIS", "regime": "RREG",
+}
 #: The state field each upper-case argument is.
 STATE_ARGS = {
     "TR": "trust", "FA": "faith", "IC": "intra_conflict", "CUL": "culture", "VIS": "vision",
@@ -355,6 +363,47 @@ def kernel_source(terms, baseline):
         return _indent(_site_lines(name, terms[name], out, slots, konst, account), depth)
 
     task_per_run = terms["trust_change"].run_level("task")
+    # The month's trajectory variables into the record (cmo_sim.core.runner's snapshot).
+    record = [
+        "if REC and (tt + 1) % EVERY == 0:",
+        "    slot = (tt + 1) // EVERY",
+        "    col = COLS[r]",
+        "    npres = 0.0",
+        "    for i in range(n):",
+        "        npres += 1.0 if PRESENT[r, i] else 0.0",
+        "    parts = max(npres - 1.0, 1.0)",
+        "    for i in range(n):",
+        "        if PRESENT[r, i]:",
+        "            row = 0.0",
+        "            for j in range(n):",
+        "                if j != i and PRESENT[r, j]:",
+        "                    row += TR[r, i, j]",
+        "            RT[slot, i, col] = row / parts",
+        "            RF[slot, i, col] = FA[r, i]",
+        "            RI[slot, i, col] = IC[r, i]",
+        "        else:",
+        "            RT[slot, i, col] = np.nan",
+        "            RF[slot, i, col] = np.nan",
+        "            RI[slot, i, col] = np.nan",
+        "        RA[slot, i, col] = ACT[r, i]",
+        "    RSYN[slot, col] = SYN[r]",
+        "    RINE[slot, col] = 1.0 - SYN[r]",
+        "    REXP[slot, col] = EXP[r]",
+        "    RAMB[slot, col] = AMB[r]",
+        "    RACH[slot, col] = ACH[r]",
+        "    RPERF[slot, col] = PERF[r]",
+        "    RCE[slot, col] = SC[r]",
+        "    RVIS[slot, col] = VIS[r]",
+        f"    code = {ends.THRIVING}",
+        f"    if tt + 1 >= {ends.STRUGGLE_MONTHS} and SR[r] < {ends.STRUGGLE_SYNERGY!r} "
+        f"and SCR[r] < {ends.STRUGGLE_SUCCESS!r}:",
+        f"        code = {ends.STRUGGLING}",
+        "    if COMP[r]:",
+        f"        code = {ends.COMPLETED}",
+        "    if DIS[r]:",
+        f"        code = {ends.DISSOLVED}",
+        "    RREG[slot, col] = code",
+    ]
     month: list[str] = []
     add = month.extend
     add([
@@ -645,6 +694,9 @@ def kernel_source(terms, baseline):
         "FAIL[r] += 0 if succ else 1",
         "DOM[r] += 1 if DOMINATED[r] else 0",
         "TURN[r] += n_turned",
+    ])
+    add(record)
+    add([
         "SYNSUM[r] += syn",
         "ALIVE[r] += 1.0",
         "if n_gone > 0 and not (DIS[r] or COMP[r]):",
@@ -694,7 +746,10 @@ def kernel_source(terms, baseline):
         "            ACH[r] = 0.0",
         "            SUC[r] = False",
         "            SC[r] = 0",
-        "            break",
+        "            if not REC:",
+        "                break",
+    ] + _indent(record, 3) + [
+        "            continue",
         "        k = tt - t0",
     ] + _indent(month, 2)
     site_args = [f"F_{name}" for name in _KERNEL_SITES + _FIXED_ONLY]
@@ -854,12 +909,25 @@ def _counters(t0: int, t1: int, n: int, iu: np.ndarray, ju: np.ndarray) -> dict:
     }
 
 
+def _no_record() -> dict[str, np.ndarray]:
+    """Empty record arguments (the kernel records nothing)."""
+    member = {"trust", "faith", "intra_conflict", "active"}
+    out = {"REC": False, "EVERY": np.int64(1), "COLS": np.zeros(0, dtype=np.int64)}
+    for name, arg in RECORD_ARGS.items():
+        dtype = {"active": np.bool_, "conflict_events": np.int64, "regime": np.int8}.get(
+            name, np.float64)
+        out[arg] = np.zeros((0, 0, 0) if name in member else (0, 0), dtype=dtype)
+    return out
+
+
 def _months(state: State, params: Params, t0: int, t1: int, cache: StepCache,
-            synergy_sum: np.ndarray, alive_steps: np.ndarray) -> tuple[np.ndarray, object]:
+            synergy_sum: np.ndarray, alive_steps: np.ndarray,
+            record: tuple[dict, int] | None = None) -> tuple[np.ndarray, object]:
     """Advance ``state`` (its arrays, in place) from month ``t0`` to ``t1`` with the kernel.
 
-    The contexts must not change between ``t0`` and ``t1``. Returns each run's ``STOP`` month
-    and the terms used.
+    The contexts must not change between ``t0`` and ``t1``. ``record`` is ``(buffers, every)``:
+    the runner's record arrays (:func:`cmo_sim.core.runner.record_buffers`, the batch's runs
+    in order) and the recording interval. Returns each run's ``STOP`` month and the terms used.
     """
     kernel = kernel_for(params.terms, params.baseline)
     ctx = params.contexts_at(t0)
@@ -881,7 +949,15 @@ def _months(state: State, params: Params, t0: int, t1: int, cache: StepCache,
         "AB": _as_layout(ctx.values["ambition_bias"], "run", (n_runs,)),
         "PERIOD": params.exit_period, "FORM": params.form, "TERM": params.term,
         "SYNSUM": synergy_sum, "ALIVE": alive_steps, "STOP": stop, "K": kernel.constants,
+        "PRESENT": params.present,
     }
+    if record is None:
+        values.update(_no_record())
+    else:
+        buffers, every = record
+        values.update({"REC": True, "EVERY": np.int64(every),
+                       "COLS": np.arange(n_runs, dtype=np.int64)})
+        values.update({arg: buffers[name] for name, arg in RECORD_ARGS.items()})
     values.update({arg: getattr(state, name) for arg, name in STATE_ARGS.items()})
     values.update(_site_arrays(kernel, params.terms, fx, n_runs, n))
     kernel.function(*[values[a] for a in kernel.args])
@@ -922,19 +998,20 @@ def fixed_membership(params: Params) -> bool:
     return bool(np.all((params.present.sum(axis=1) <= 2) | (params.exit_period <= 0)))
 
 
-def run_summary(params: Params, steps: int, state: State,
-                synergy_sum: np.ndarray, alive_steps: np.ndarray) -> None:
+def run_spans(params: Params, steps: int, state: State, synergy_sum: np.ndarray,
+              alive_steps: np.ndarray, record: tuple[dict, int] | None = None) -> None:
     """Advance ``state`` (in place) through ``steps`` months, a batch of fixed membership.
 
     The months go in spans between the months in which contexts change (one kernel call
-    each); the batch must be of :func:`fixed_membership`.
+    each); the batch must be of :func:`fixed_membership`. With ``record`` (``(buffers,
+    every)``), the kernel writes each recorded month's trajectory variables into the buffers.
     """
     changes = sorted({int(k) for schedule in params.schedules.values()
                       for k in np.unique(schedule.steps) if 0 < k < steps})
     cache = StepCache()
     bounds = [0, *changes, steps]
     for t0, t1 in zip(bounds[:-1], bounds[1:], strict=True):
-        stop, _ = _months(state, params, t0, t1, cache, synergy_sum, alive_steps)
+        stop, _ = _months(state, params, t0, t1, cache, synergy_sum, alive_steps, record)
         if (stop < t1).any():
             raise RuntimeError("fused engine: a member left a partnership that goes on, in a "
                                "batch whose membership was to stay fixed")

@@ -223,16 +223,6 @@ def run(params: Params, steps: int, record: Record = "summary", *,
     rows = np.arange(params.n_runs)
     synergy_sum = np.zeros(params.n_runs)
     alive_steps = np.zeros(params.n_runs)
-    if engine == "fused":
-        from cmo_sim.core import fused
-
-        if every is None and fused.fixed_membership(params):
-            # No member can leave a partnership that goes on: whole spans of months per call.
-            fused.run_summary(params, steps, full, synergy_sum, alive_steps)
-            return _finish(full, steps, synergy_sum, alive_steps, None, None, [])
-        work = State(**{f.name: getattr(full, f.name).copy() for f in fields(full)})
-    else:
-        work = full.take(slice(None))
     work_params = params
     recorded = record_steps(steps, every) if every else None
     buffers: dict[str, np.ndarray] | None = None
@@ -255,6 +245,27 @@ def run(params: Params, steps: int, record: Record = "summary", *,
         for k, v in first.items():
             buffers[k][0] = v.T
         weights = _trust_weights(params.present)
+    if engine == "fused":
+        from cmo_sim.core import fused
+
+        if fused.fixed_membership(params):
+            # No member can leave a partnership that goes on: whole spans of months per call,
+            # the kernel writing the record.
+            into = buffers
+            if buffers is not None and not all(b.flags.c_contiguous for b in buffers.values()):
+                # A chunk's slice of a larger record: the kernel writes contiguous arrays.
+                into = {k: np.empty(b.shape, dtype=b.dtype) for k, b in buffers.items()}
+                for k, b in buffers.items():
+                    into[k][0] = b[0]
+            fused.run_spans(params, steps, full, synergy_sum, alive_steps,
+                            None if into is None else (into, every))
+            if into is not buffers:
+                for k, b in buffers.items():
+                    b[...] = into[k]
+            return _finish(full, steps, synergy_sum, alive_steps, recorded, buffers, [])
+        work = State(**{f.name: getattr(full, f.name).copy() for f in fields(full)})
+    else:
+        work = full.take(slice(None))
     slot = 1
     cache = StepCache()
     for t in range(steps):
