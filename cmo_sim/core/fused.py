@@ -26,6 +26,7 @@ import dataclasses
 import hashlib
 import importlib.util
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -703,6 +704,17 @@ def kernel_source(terms, baseline):
         "    STOP[r] = tt + 1",
         "    break",
     ])
+    # Values fixed for the call (a run's contexts' parts, its form, its floors) are read once
+    # per run, before its months.
+    constant = re.compile(r"\b((?:F|S)_\w+|EASE|AB|PERIOD|FORM|TERM|DOMINATED)\[r\]")
+    seen: dict[str, None] = {}
+
+    def hoist(match: re.Match) -> str:
+        seen.setdefault(match.group(1))
+        return f"h_{match.group(1)}"
+
+    hoisted = [constant.sub(hoist, line) for line in month]
+    loads = [f"    h_{name} = {name}[r]" for name in seen]
     body = [
         "R = TR.shape[0]",
         "n = TR.shape[1]",
@@ -740,6 +752,7 @@ def kernel_source(terms, baseline):
         "    n_pairs = max(np_sum, 1.0)",
         "    any_pair = tot_pw > 0.0",
         "    partners = max(count - 1.0, 1.0)",
+        *loads,
         "    for tt in range(t0, t1):",
         "        if DIS[r] or COMP[r]:",
         # an ended partnership stays as it was; its month reads as no task, no conflict
@@ -751,7 +764,7 @@ def kernel_source(terms, baseline):
     ] + _indent(record, 3) + [
         "            continue",
         "        k = tt - t0",
-    ] + _indent(month, 2)
+    ] + _indent(hoisted, 2)
     site_args = [f"F_{name}" for name in _KERNEL_SITES + _FIXED_ONLY]
     args = _ARGS + ("K",) + tuple(site_args) + tuple(s.arg for s in slots)
     head = [
