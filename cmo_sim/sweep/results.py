@@ -31,7 +31,9 @@ class SweepResults:
         One row per run with at least ``point`` and the outcome columns; the design values are
         joined as columns (one per factor path) if absent.
     trajectories : xarray.Dataset, optional
-        Per-run trajectories (dims ``run``, ``step``, ``member``; coordinate ``point``).
+        Per-run trajectories (dims ``run``, ``step``, ``member``; coordinate ``point``). Those
+        of a sweep read from a Zarr store are Dask arrays over the store's chunks, read when
+        used (``.load()`` reads them all).
     meta : dict, optional
         steps, seed, theory, record, chunking and the store.
 
@@ -126,6 +128,10 @@ class SweepResults:
             Dims ``point`` and ``statistic`` (``mean``, ``q05``, ``q50``, ``q95``); trajectory
             variables ``traj_<name>`` add ``step`` (and ``member``). Coordinates: the factor
             values along ``point`` and ``runs``, the number of runs of each point.
+
+        Trajectories are aggregated a few design points at a time (about
+        ``AGGREGATE_BLOCK_BYTES`` of values, and at least one point's runs), so trajectories
+        read from a store need not fit in memory.
         """
         quantiles = [float(q) for q in quantiles]
         if any(not 0.0 <= q <= 1.0 for q in quantiles):
@@ -157,12 +163,48 @@ class SweepResults:
         traj = self.trajectories.drop_vars(
             [c for c in ("replicate", "scenario") if c in self.trajectories.coords]
         )
-        traj = traj.astype(np.float64)
-        grouped = traj.groupby("point")
-        parts = [grouped.mean("run").expand_dims(statistic=["mean"])]
-        if quantiles:
-            q = grouped.quantile(quantiles, dim="run").rename(quantile="statistic")
-            parts.append(q.assign_coords(statistic=names[1:]))
-        out = xr.concat(parts, dim="statistic").transpose("point", "statistic", ...)
+        parts = [_aggregate_block(traj.isel(run=block), quantiles, names)
+                 for block in _point_blocks(traj)]
+        out = parts[0] if len(parts) == 1 else xr.concat(parts, dim="point")
         out = out.reindex(point=np.arange(self.sweep.n_points))
         return out.rename({name: f"traj_{name}" for name in out.data_vars})
+
+
+#: Trajectory values (as float64) aggregated at a time: runs of whole design points.
+AGGREGATE_BLOCK_BYTES = 128 * 2**20
+
+
+def _point_blocks(traj: xr.Dataset, limit: int | None = None) -> list[slice]:
+    """Consecutive runs of whole design points, about ``limit`` bytes of float64 values each.
+
+    Runs are in point order (each point's replicates one after another), so a point's runs
+    are consecutive; trajectories in another order are aggregated in one block.
+    """
+    limit = AGGREGATE_BLOCK_BYTES if limit is None else limit
+    point = np.asarray(traj["point"].values)
+    n = len(point)
+    if n == 0 or np.any(np.diff(point) < 0):
+        return [slice(0, n)]
+    per_run = sum(8 * int(np.prod([traj.sizes[d] for d in traj[v].dims if d != "run"]))
+                  for v in traj.data_vars)
+    runs = max(1, limit // max(per_run, 1))
+    starts = np.flatnonzero(np.diff(point)) + 1  # where each point after the first begins
+    blocks, begin = [], 0
+    while begin < n:
+        at = np.searchsorted(starts, begin + runs)
+        end = int(starts[at]) if at < len(starts) else n
+        blocks.append(slice(begin, end))
+        begin = end
+    return blocks
+
+
+def _aggregate_block(traj: xr.Dataset, quantiles: list[float], names: list[str]
+                     ) -> xr.Dataset:
+    """Mean and quantiles over the runs of each design point in ``traj`` (read into memory)."""
+    traj = traj.astype(np.float64).load()
+    grouped = traj.groupby("point")
+    parts = [grouped.mean("run").expand_dims(statistic=["mean"])]
+    if quantiles:
+        q = grouped.quantile(quantiles, dim="run").rename(quantile="statistic")
+        parts.append(q.assign_coords(statistic=names[1:]))
+    return xr.concat(parts, dim="statistic").transpose("point", "statistic", ...)

@@ -21,9 +21,10 @@ Writing. Every file is written under a temporary name that names its writer (``.
 <host>-<pid>-<token>``) and moved into place with ``os.replace``, so a chunk file either is
 complete or does not exist, whenever the process is killed. A chunk is committed when its file
 is in place and its record is in the manifest. Each chunk file also carries, in its own
-metadata, the store's identity, its index and its run range. The root group is written last,
-its ``zarr.json`` moved into place after its variables, and written again whenever it is
-missing or damaged.
+metadata, the store's identity, its index and its run range. The root group is written last:
+each chunk, checked against its record, is appended along ``run`` to a temporary group (memory
+holds one chunk, however many there are), whose entries are then moved into the root,
+``zarr.json`` after its variables; it is written again whenever it is missing or damaged.
 
 One writer at a time. A writer holds ``.writer.lock`` (an OS lock on the file, and the
 writer's host, pid and start time in it) from :meth:`SweepStore.prepare` to
@@ -38,6 +39,10 @@ recorded chunk exists with its recorded size, that no chunk file is unrecorded o
 and, for every chunk read, that it belongs to this store (identity), is the chunk it is named
 as, and holds exactly its runs. With ``verify="full"`` also the SHA-256 of each chunk's
 content. Problems are reported by file name with :class:`StoreIntegrityError`.
+
+Reading (:meth:`SweepStore.load`). A chunk's summary is read into memory; a Zarr chunk's
+trajectories are Dask arrays over its folder, read when they are used, so a store of any
+number of runs is opened with the memory of its summary.
 """
 
 from __future__ import annotations
@@ -65,7 +70,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import xarray as xr
 
-from cmo_sim.results import SUMMARY_FIELDS
+from cmo_sim.results import SUMMARY_FIELDS, TRAJECTORY_VARIABLES
 from cmo_sim.sweep.executors import ChunkOutput, tidy_chunk
 from cmo_sim.theory import Theory
 
@@ -102,6 +107,8 @@ _LEGACY_TEMPORARY = (".chunk-", f".{DESIGN}.", f".{MANIFEST}.", ".root.")
 _HOST = socket.gethostname()
 #: A chunk file at least this large is hashed in a thread while it is parsed.
 _HASH_IN_THREAD = 1 << 20
+#: Bytes read at a time when a large file is hashed.
+_READ_BLOCK = 1 << 22
 
 #: Verification levels of :func:`cmo_sim.open_sweep` and :func:`cmo_sim.run_sweep`.
 VERIFY_LEVELS = ("full", "quick")
@@ -347,9 +354,26 @@ def _sha_of(contents: list[tuple[str, bytes]]) -> str:
 
 
 def _digest(path: Path) -> tuple[int, int, str]:
-    """Bytes, files and SHA-256 of a chunk (a file or a Zarr folder)."""
-    contents = _read_all(path)
-    return sum(len(data) for _, data in contents), len(contents), _sha_of(contents)
+    """Bytes, files and SHA-256 of a chunk (a file or a Zarr folder), as :func:`_sha_of`.
+
+    Read a file at a time (a large file in blocks): the memory it takes is that of the
+    largest file, not of the chunk.
+    """
+    sha = hashlib.sha256()
+    if path.is_file():
+        size = 0
+        with open(path, "rb") as handle:
+            while block := handle.read(_READ_BLOCK):
+                sha.update(block)
+                size += len(block)
+        return size, 1, sha.hexdigest()
+    size = count = 0
+    for name, full in _files(path):
+        data = full.read_bytes()
+        sha.update(name.encode() + b"\0" + len(data).to_bytes(8, "little"))
+        sha.update(data)
+        size, count = size + len(data), count + 1
+    return size, count, sha.hexdigest()
 
 
 def _remove(path: Path) -> None:
@@ -1106,26 +1130,44 @@ class SweepStore:
         Returns
         -------
         (summary, trajectories) or StoreProblem
+            The summary in memory; the trajectories of a Zarr chunk (None if not recorded)
+            as Dask arrays over its folder, one block per variable, read when used.
         """
         return self._load(index, checksum=checksum, recorded=recorded, dataset=False)
 
     def _load(self, index: int, *, checksum: bool, recorded: bool, dataset: bool) -> Any:
-        """:meth:`load`; with ``dataset``, a Zarr chunk's Dataset as written (for the root)."""
+        """:meth:`load`; with ``dataset``, a Zarr chunk's Dataset as written, in memory.
+
+        A Zarr chunk's trajectories are not read here (only with ``dataset``): they are
+        Dask arrays over the chunk's folder, read when used. A chunk checked by checksum is
+        read once, its summary parsed from the bytes hashed; otherwise only its summary and
+        metadata are read, its size taken from the file system.
+        """
         name = self.chunk_name(index)
         target = self._chunk_path(index)
         record = self.records.get(name) if recorded else None
-        try:
-            contents = _read_all(target)
-        except OSError as exc:
-            return StoreProblem(name, "missing", f"missing or unreadable ({exc.strerror})", index)
-        if not contents:
+        hashed = checksum and record is not None
+        contents = None
+        if self.format == "zarr" and not dataset and not hashed:
+            try:
+                size, count = _measure(target)
+            except OSError as exc:
+                return StoreProblem(name, "missing", f"missing or unreadable ({exc.strerror})",
+                                    index)
+        else:
+            try:
+                contents = _read_all(target)
+            except OSError as exc:
+                return StoreProblem(name, "missing", f"missing or unreadable ({exc.strerror})",
+                                    index)
+            size, count = sum(len(data) for _, data in contents), len(contents)
+        if not count:
             return StoreProblem(name, "missing", "missing (the folder is empty)", index)
         if record is not None:
-            size = sum(len(data) for _, data in contents)
-            if (problem := self._size_problem(index, size, len(contents), record)) is not None:
+            if (problem := self._size_problem(index, size, count, record)) is not None:
                 return problem
         digest = None
-        if checksum and record is not None:
+        if hashed:
             if len(contents) == 1 and len(contents[0][1]) >= _HASH_IN_THREAD:
                 # Hashed in a thread while the chunk is parsed (hashlib releases the GIL for
                 # a large buffer): checking costs little more than reading.
@@ -1138,12 +1180,13 @@ class SweepStore:
                 table = pq.read_table(pa.BufferReader(contents[0][1]))
                 meta = json.loads((table.schema.metadata or {}).get(b"cmo_sim_sweep", b"{}"))
                 frame, traj = tidy_chunk(table.to_pandas()), None
-            else:
+            elif dataset:
                 ds = _zarr_from_memory(contents)
-                frame, traj = _chunk_frames(ds)
+                frame, _ = _chunk_frames(ds)
                 meta = json.loads(ds.attrs.get("cmo_sim_sweep", "{}"))
-                if dataset:
-                    traj = ds
+                traj = ds
+            else:
+                frame, traj, meta = _zarr_chunk(target, contents)
         except Exception as exc:  # noqa: BLE001 - a damaged file fails in many ways
             failed = exc
         if digest is not None and (problem := self._checksum_problem(
@@ -1362,48 +1405,59 @@ class SweepStore:
     def consolidate(self, design: pd.DataFrame) -> None:
         """Write the whole sweep as one Zarr group at the store's root (Zarr stores only).
 
-        The chunks' datasets (each checked against its record) are concatenated along
-        ``run``; the design's factors become coordinates. The group is built in a temporary
-        folder and its entries moved into the root, ``zarr.json`` last, so the root is a group
-        only once it is complete; then each of its files is recorded in the manifest.
+        The chunks are checked against their records (every one, all problems reported
+        together) and appended along ``run`` one at a time, so memory holds one chunk
+        whatever their number; the design's factors become coordinates. The group is built
+        in a temporary folder and its entries moved into the root, ``zarr.json`` last, so
+        the root is a group only once it is complete; then each of its files is recorded in
+        the manifest. A consolidation that fails or is stopped leaves the chunks as they
+        were and no group taken for complete: running the sweep again writes it.
         """
         if self.format != "zarr":
             return
         self._writer()
-        parts, problems = [], []
-        for index in range(self.n_chunks):
-            record = self.records.get(self.chunk_name(index))
-            if record is None:
-                problems.append(StoreProblem(self.chunk_name(index), "missing", "not finished",
-                                             index))
-                continue
-            result = self._load(index, checksum=True, recorded=True, dataset=True)
-            if isinstance(result, StoreProblem):
-                problems.append(result)
-            else:
-                parts.append(result[1])
-        if problems:
-            raise StoreIntegrityError(self.path, problems)
-        whole = xr.concat(parts, dim="run", data_vars="all", join="exact")
-        coords = [c for c in (*design.columns, "point", "replicate", "scenario")
-                  if c in whole.data_vars]
-        whole = whole.set_coords(coords)
-        whole.attrs = {"cmo_sim_sweep": json.dumps(
+        attrs = {"cmo_sim_sweep": json.dumps(
             {key: self.manifest.get(key)
              for key in ("sweep", "steps", "seed", "theory", "record", "design_hash")},
             default=str)}
-        self._drop_root()
+        factors = (*design.columns, "point", "replicate", "scenario")
+        problems: list[StoreProblem] = []
         tmp = self._temporary("root")
+        _remove(tmp)
         try:
             with warnings.catch_warnings():
                 # Consolidated metadata (one read to open the group) is zarr-python's
                 # extension of the v3 format; xarray and zarr-python read it.
                 warnings.filterwarnings("ignore", message="Consolidated metadata")
-                whole.to_zarr(tmp, mode="w", consolidated=True)
+                written = False
+                for index in range(self.n_chunks):
+                    name = self.chunk_name(index)
+                    if name not in self.records:
+                        problems.append(StoreProblem(name, "missing", "not finished", index))
+                        continue
+                    result = self._load(index, checksum=True, recorded=True, dataset=True)
+                    if isinstance(result, StoreProblem):
+                        problems.append(result)
+                        continue
+                    if problems:
+                        continue  # nothing more is written; the other chunks are checked
+                    part = result[1]
+                    del result
+                    part = part.set_coords([c for c in factors if c in part.data_vars])
+                    part.attrs = attrs
+                    _append_part(part, tmp, first=not written)
+                    written = True
+                    del part
+                if problems:
+                    raise StoreIntegrityError(self.path, problems)
+                import zarr
+
+                zarr.consolidate_metadata(str(tmp))
             files = {}
             for rel, full in _files(tmp):
-                data = full.read_bytes()
-                files[rel] = [len(data), hashlib.sha256(data).hexdigest()]
+                size, _, sha = _digest(full)
+                files[rel] = [size, sha]
+            self._drop_root()
             entries = sorted(p.name for p in tmp.iterdir())
             for name in [n for n in entries if n != "zarr.json"] + ["zarr.json"]:
                 _remove(self.path / name)
@@ -1414,36 +1468,86 @@ class SweepStore:
         self._save_manifest()
 
 
+def _append_part(part: xr.Dataset, target: Path, *, first: bool) -> None:
+    """Write a chunk's Dataset to the group ``target`` (the first), or append it along run."""
+    if first:
+        part.to_zarr(target, mode="w", consolidated=False)
+    else:
+        part.to_zarr(target, append_dim="run", consolidated=False)
+
+
 def _listed(names: Sequence[str]) -> str:
     """``seed differs`` or ``seed, steps differ``."""
     return f"{', '.join(names)} {'differs' if len(names) == 1 else 'differ'}"
 
 
-def _zarr_from_memory(contents: list[tuple[str, bytes]]) -> xr.Dataset:
-    """A Zarr chunk's Dataset, loaded from its files' contents (read once, already checked)."""
+def _memory_store(contents: list[tuple[str, bytes]]):
+    """A Zarr store in memory holding a chunk's files' contents (read once, already checked)."""
     from zarr.core.buffer import cpu
     from zarr.storage import MemoryStore
 
-    files = {name: cpu.Buffer.from_bytes(data) for name, data in contents}
-    with xr.open_zarr(MemoryStore(files), consolidated=False, chunks=None) as ds:
+    return MemoryStore({name: cpu.Buffer.from_bytes(data) for name, data in contents})
+
+
+def _zarr_from_memory(contents: list[tuple[str, bytes]]) -> xr.Dataset:
+    """A Zarr chunk's Dataset, loaded from its files' contents (read once, already checked)."""
+    with xr.open_zarr(_memory_store(contents), consolidated=False, chunks=None) as ds:
         return ds.load()
+
+
+def _is_trajectory(name: Any) -> bool:
+    return str(name).startswith("traj_")
+
+
+def _zarr_chunk(target: Path, contents: list[tuple[str, bytes]] | None
+                ) -> tuple[pd.DataFrame, xr.Dataset | None, Any]:
+    """Summary, trajectories and own metadata of a Zarr chunk.
+
+    The summary and the metadata are read from ``contents`` when given (the bytes checked),
+    else from the folder ``target``; the trajectories are Dask arrays over the folder, one
+    block per variable, read when used.
+    """
+    source = _memory_store(contents) if contents is not None else target
+    with xr.open_zarr(source, consolidated=False, chunks=None) as ds:
+        summary = ds[[v for v in ds.data_vars if ds[v].dims == ("run",)]].load()
+        meta = json.loads(ds.attrs.get("cmo_sim_sweep", "{}"))
+        names = [v for v in ds.data_vars if _is_trajectory(v)]
+    frame = _summary_frame(summary)
+    traj = None
+    if names:
+        order = {f"traj_{name}": k for k, name in enumerate(TRAJECTORY_VARIABLES)}
+        names.sort(key=lambda v: (order.get(str(v), len(order)), str(v)))
+        on_disk = xr.open_zarr(target, consolidated=False, chunks=None)[names]
+        on_disk = on_disk.chunk(dict.fromkeys(on_disk.dims, -1))
+        traj = _trajectories(on_disk, frame)
+    return frame, traj, meta
+
+
+def _summary_frame(ds: xr.Dataset) -> pd.DataFrame:
+    """The summary of a Zarr chunk's Dataset (its variables along ``run`` only)."""
+    summary_vars = [v for v in ds.data_vars if ds[v].dims == ("run",)]
+    return tidy_chunk(ds[summary_vars].to_dataframe().reset_index())
+
+
+def _trajectories(ds: xr.Dataset, frame: pd.DataFrame) -> xr.Dataset | None:
+    """The trajectories of a Zarr chunk's Dataset, named as recorded, with point, replicate."""
+    traj_vars = [v for v in ds.data_vars if _is_trajectory(v)]
+    if not traj_vars:
+        return None
+    traj = ds[traj_vars].rename({v: str(v).removeprefix("traj_") for v in traj_vars})
+    traj = traj.assign_coords(
+        point=("run", frame["point"].to_numpy()),
+        replicate=("run", frame["replicate"].to_numpy()),
+    )
+    if "active" in traj and traj["active"].dtype != bool:
+        traj["active"] = traj["active"].astype(bool)
+    return traj
 
 
 def _chunk_frames(ds: xr.Dataset) -> tuple[pd.DataFrame, xr.Dataset | None]:
     """The summary and trajectories of a loaded Zarr chunk."""
-    summary_vars = [v for v in ds.data_vars if ds[v].dims == ("run",)]
-    frame = tidy_chunk(ds[summary_vars].to_dataframe().reset_index())
-    traj_vars = [v for v in ds.data_vars if str(v).startswith("traj_")]
-    traj = None
-    if traj_vars:
-        traj = ds[traj_vars].rename({v: str(v).removeprefix("traj_") for v in traj_vars})
-        traj = traj.assign_coords(
-            point=("run", frame["point"].to_numpy()),
-            replicate=("run", frame["replicate"].to_numpy()),
-        )
-        if "active" in traj:
-            traj["active"] = traj["active"].astype(bool)
-    return frame, traj
+    frame = _summary_frame(ds)
+    return frame, _trajectories(ds, frame)
 
 
 def _with_design(summary: pd.DataFrame, design: pd.DataFrame | None) -> pd.DataFrame:
