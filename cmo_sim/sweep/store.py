@@ -1416,10 +1416,12 @@ class SweepStore:
         if self.format != "zarr":
             return
         self._writer()
-        attrs = {"cmo_sim_sweep": json.dumps(
-            {key: self.manifest.get(key)
-             for key in ("sweep", "steps", "seed", "theory", "record", "design_hash")},
-            default=str)}
+        described = {key: self.manifest.get(key)
+                     for key in ("sweep", "steps", "seed", "theory", "record", "design_hash")}
+        # Settings of stores that record them: the trajectories' float type and the engine.
+        described.update({key: self.manifest[key] for key in ("trajectory_dtype", "engine")
+                          if key in self.manifest})
+        attrs = {"cmo_sim_sweep": json.dumps(described, default=str)}
         factors = (*design.columns, "point", "replicate", "scenario")
         problems: list[StoreProblem] = []
         tmp = self._temporary("root")
