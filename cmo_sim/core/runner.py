@@ -280,6 +280,7 @@ def run(params: Params, steps: int, record: Record = "summary", *,
                 frozen.append((rows[gone], snap, slot))
             rows = rows[alive]
             work, work_params = work.take(alive), params.take(rows)
+            cache.narrow(alive, work_params)
             alive = alive[alive]
             if buffers is not None:
                 weights = _trust_weights(work_params.present)

@@ -21,7 +21,7 @@ import numpy as np
 
 from cmo_sim.core import ends
 from cmo_sim.core import mechanisms as m
-from cmo_sim.core.sites import ArrayView, add_prepared, add_terms, prepare
+from cmo_sim.core.sites import ArrayView, Prepared, add_prepared, add_terms, prepare
 from cmo_sim.core.state import CAUSE_FAITH, CAUSE_TRUST, COUNTERS, TRUST_ACCOUNT, State
 from cmo_sim.params import Params
 from cmo_sim.rng import Stream, uniform
@@ -430,6 +430,43 @@ class StepCache:
         self.counts["full"] += 1
         self.counts["rows"] += params.n_runs
         return fixed
+
+    def narrow(self, keep: np.ndarray, params: Params) -> None:
+        """Keep the terms of runs ``keep`` (a bool mask of the batch) for their ``params``.
+
+        The runner drops ended runs so. Each kept run's terms are its own, so the subset's are
+        the rows of the batch's: nothing is recomputed. (A term zero in every kept run stays,
+        adding exact zeros.) With
+        ``per_run=False`` the terms are dropped instead, to be recomputed in full.
+        """
+        fixed = self._fixed
+        if fixed is None or not self.per_run or keep.shape != (fixed.active.shape[0],):
+            self._key, self._fixed = (), None
+            return
+        n_runs = keep.shape[0]
+
+        def rows(value):
+            if isinstance(value, np.ndarray) and value.ndim and value.shape[0] == n_runs:
+                return value[keep]
+            return value
+
+        month = {}
+        for name, prepared in fixed.month.items():
+            month[name] = [Prepared(p.term, rows(p.static), rows(p.mask), p.dynamic)
+                           for p in prepared]
+        old = fixed.view
+        ctx = type(self._key[1])(MappingProxyType(
+            {k: rows(v) for k, v in self._key[1].values.items()}))
+        view = ArrayView(ctx.values, rows(old.w), rows(old.count), old.iu, old.ju,
+                         {k: rows(v) for k, v in old.targets.items()})
+        view.ease = rows(old.ease)
+        view.state = {k: rows(v) for k, v in old.state.items()}
+        changes = {f.name: rows(getattr(fixed, f.name)) for f in fields(fixed)
+                   if f.name not in _SHARED + ("site", "month", "settled", "view", "needs")}
+        self._fixed = dataclasses.replace(
+            fixed, **changes, site={k: rows(v) for k, v in fixed.site.items()},
+            settled={k: rows(v) for k, v in fixed.settled.items()}, month=month, view=view)
+        self._key = (params, ctx)
 
     def get(self, params: Params, ctx, active: np.ndarray, alive: np.ndarray) -> Fixed:
         """The terms for ``params``, contexts ``ctx`` and members ``active``.
