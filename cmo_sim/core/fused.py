@@ -289,24 +289,9 @@ def unit(key, counter):
 
 
 @njit(inline="never")
-def sigmoid(z):
-    return 1.0 / (1.0 + math.exp(-z))
-
-
-@njit(inline="never")
 def nudge(x, delta):
     d = min(max(delta, -1.0), 1.0)
     return x + d * ((1.0 - x) if d > 0.0 else x)
-
-
-@njit(inline="never")
-def odds(trust):
-    return (1.0 - trust) / max(trust, 0.02)
-
-
-@njit(inline="never")
-def clip(x, low, high):
-    return min(max(x, low), high)
 '''
 
 #: Arguments of the kernel besides the sites' (fixed parts ``F_*`` and static terms ``S_*``).
@@ -318,9 +303,12 @@ _ARGS = (
     "ACT", "XSTEP", "XCAUSE", "DIS", "DISAT", "CAUSE", "COMP", "ACHD", "END", "SR", "SCR",
     "CNF", "CON", "DES", "SUCS", "FAIL", "DOM", "EXITS", "TURN",
     "AC0", "AC1", "AC2", "AC3", "AC4", "AC5", "SYNSUM", "ALIVE", "STOP",
-    "REC", "EVERY", "COLS", "PRESENT", "RT", "RF", "RI", "RA", "RSYN", "RINE", "REXP", "RAMB",
+    "EVERY", "COLS", "PRESENT", "RT", "RF", "RI", "RA", "RSYN", "RINE", "REXP", "RAMB",
     "RACH", "RPERF", "RCE", "RVIS", "RREG",
 )
+#: Arguments only the recording kernel takes.
+_RECORDING = ("EVERY", "COLS", "PRESENT", "RT", "RF", "RI", "RA", "RSYN", "RINE",
+              "REXP", "RAMB", "RACH", "RPERF", "RCE", "RVIS", "RREG")
 #: The record arrays (``RT`` ...) by trajectory variable.
 RECORD_ARGS = {
     "trust": "RT", "faith": "RF", "intra_conflict": "RI", "active": "RA", "synergy": "RSYN",
@@ -340,6 +328,41 @@ STATE_ARGS = {
     "AC0": "trust_lost_conflict", "AC1": "trust_lost_task", "AC2": "trust_lost_other",
     "AC3": "trust_gained_conflict", "AC4": "trust_gained_task", "AC5": "trust_gained_other",
 }
+
+
+#: Helpers written out in place (numba would compile a function for every argument type).
+_MACROS = {
+    "sigmoid": ("z",), "clip": ("x", "low", "high"), "odds": ("trust",),
+}
+_MACRO_BODY = {
+    "sigmoid": "(1.0 / (1.0 + math.exp(-({z}))))",
+    "clip": "min(max({x}, {low}), {high})",
+    "odds": "((1.0 - ({trust})) / max({trust}, 0.02))",
+}
+
+
+def _expand(source: str) -> str:
+    """``source`` with each call of a :data:`_MACROS` helper replaced by its expression."""
+    pattern = re.compile(r"\b(" + "|".join(_MACROS) + r")\(")
+    while True:
+        match = pattern.search(source)
+        if match is None:
+            return source
+        depth, k, args, start = 1, match.end(), [], match.end()
+        while depth:
+            char = source[k]
+            if char in "([":
+                depth += 1
+            elif char in ")]":
+                depth -= 1
+            elif char == "," and depth == 1:
+                args.append(source[start:k].strip())
+                start = k + 1
+            k += 1
+        args.append(source[start:k - 1].strip())
+        name = match.group(1)
+        body = _MACRO_BODY[name].format(**dict(zip(_MACROS[name], args, strict=True)))
+        source = source[:match.start()] + body + source[k:]
 
 
 def _indent(lines: list[str], depth: int) -> list[str]:
@@ -365,46 +388,49 @@ def kernel_source(terms, baseline):
 
     task_per_run = terms["trust_change"].run_level("task")
     # The month's trajectory variables into the record (cmo_sim.core.runner's snapshot).
-    record = [
-        "if REC and (tt + 1) % EVERY == 0:",
-        "    slot = (tt + 1) // EVERY",
-        "    col = COLS[r]",
-        "    npres = 0.0",
-        "    for i in range(n):",
-        "        npres += 1.0 if PRESENT[r, i] else 0.0",
-        "    parts = max(npres - 1.0, 1.0)",
-        "    for i in range(n):",
-        "        if PRESENT[r, i]:",
-        "            row = 0.0",
-        "            for j in range(n):",
-        "                if j != i and PRESENT[r, j]:",
-        "                    row += TR[r, i, j]",
-        "            RT[slot, i, col] = row / parts",
-        "            RF[slot, i, col] = FA[r, i]",
-        "            RI[slot, i, col] = IC[r, i]",
-        "        else:",
-        "            RT[slot, i, col] = np.nan",
-        "            RF[slot, i, col] = np.nan",
-        "            RI[slot, i, col] = np.nan",
-        "        RA[slot, i, col] = ACT[r, i]",
-        "    RSYN[slot, col] = SYN[r]",
-        "    RINE[slot, col] = 1.0 - SYN[r]",
-        "    REXP[slot, col] = EXP[r]",
-        "    RAMB[slot, col] = AMB[r]",
-        "    RACH[slot, col] = ACH[r]",
-        "    RPERF[slot, col] = PERF[r]",
-        "    RCE[slot, col] = SC[r]",
-        "    RVIS[slot, col] = VIS[r]",
-        f"    code = {ends.THRIVING}",
-        f"    if tt + 1 >= {ends.STRUGGLE_MONTHS} and SR[r] < {ends.STRUGGLE_SYNERGY!r} "
+    record_body = [
+        "slot = (tt + 1) // EVERY",
+        "col = COLS[r]",
+        "npres = 0.0",
+        "for i in range(n):",
+        "    npres += 1.0 if PRESENT[r, i] else 0.0",
+        "parts = max(npres - 1.0, 1.0)",
+        "for i in range(n):",
+        "    if PRESENT[r, i]:",
+        "        row = 0.0",
+        "        for j in range(n):",
+        "            if j != i and PRESENT[r, j]:",
+        "                row += TR[r, i, j]",
+        "        RT[slot, i, col] = row / parts",
+        "        RF[slot, i, col] = FA[r, i]",
+        "        RI[slot, i, col] = IC[r, i]",
+        "    else:",
+        "        RT[slot, i, col] = np.nan",
+        "        RF[slot, i, col] = np.nan",
+        "        RI[slot, i, col] = np.nan",
+        "    RA[slot, i, col] = ACT[r, i]",
+        "RSYN[slot, col] = SYN[r]",
+        "RINE[slot, col] = 1.0 - SYN[r]",
+        "REXP[slot, col] = EXP[r]",
+        "RAMB[slot, col] = AMB[r]",
+        "RACH[slot, col] = ACH[r]",
+        "RPERF[slot, col] = PERF[r]",
+        "RCE[slot, col] = SC[r]",
+        "RVIS[slot, col] = VIS[r]",
+        f"code = {ends.THRIVING}",
+        f"if tt + 1 >= {ends.STRUGGLE_MONTHS} and SR[r] < {ends.STRUGGLE_SYNERGY!r} "
         f"and SCR[r] < {ends.STRUGGLE_SUCCESS!r}:",
-        f"        code = {ends.STRUGGLING}",
-        "    if COMP[r]:",
-        f"        code = {ends.COMPLETED}",
-        "    if DIS[r]:",
-        f"        code = {ends.DISSOLVED}",
-        "    RREG[slot, col] = code",
+        f"    code = {ends.STRUGGLING}",
+        "if COMP[r]:",
+        f"    code = {ends.COMPLETED}",
+        "if DIS[r]:",
+        f"    code = {ends.DISSOLVED}",
+        "RREG[slot, col] = code",
     ]
+    record_args = ("r, tt, n, EVERY, COLS, PRESENT, TR, FA, IC, ACT, SYN, EXP, AMB, ACH, "
+                   "PERF, SC, VIS, SR, SCR, COMP, DIS, RT, RF, RI, RA, RSYN, RINE, REXP, RAMB, "
+                   "RACH, RPERF, RCE, RVIS, RREG")
+    record = ["if (tt + 1) % EVERY == 0:", f"    record({record_args})"]
     month: list[str] = []
     add = month.extend
     add([
@@ -696,7 +722,7 @@ def kernel_source(terms, baseline):
         "DOM[r] += 1 if DOMINATED[r] else 0",
         "TURN[r] += n_turned",
     ])
-    add(record)
+    add(["#RECORD#"])
     add([
         "SYNSUM[r] += syn",
         "ALIVE[r] += 1.0",
@@ -759,14 +785,25 @@ def kernel_source(terms, baseline):
         "            ACH[r] = 0.0",
         "            SUC[r] = False",
         "            SC[r] = 0",
-        "            if not REC:",
-        "                break",
-    ] + _indent(record, 3) + [
-        "            continue",
+        "#DEAD#",
         "        k = tt - t0",
     ] + _indent(hoisted, 2)
+
+    def variant(recording: bool) -> list[str]:
+        out = []
+        for line in body:
+            if line.strip() == "#RECORD#":
+                indent = line[:len(line) - len(line.lstrip())]
+                out.extend(indent + x for x in (record if recording else []))
+            elif line == "#DEAD#":
+                out.extend(_indent(record + ["continue"] if recording else ["break"], 3))
+            else:
+                out.append(line)
+        return out
+
     site_args = [f"F_{name}" for name in _KERNEL_SITES + _FIXED_ONLY]
     args = _ARGS + ("K",) + tuple(site_args) + tuple(s.arg for s in slots)
+    plain = tuple(a for a in args if a not in _RECORDING)
     head = [
         f"# cmo-sim fused kernel, template {TEMPLATE_VERSION}: generated from a theory's terms",
         _HELPERS,
@@ -775,10 +812,22 @@ def kernel_source(terms, baseline):
         "",
         "",
         "@njit(cache=True, nogil=True, error_model='numpy')",
-        f"def kernel({', '.join(args)}):",
+        f"def record({record_args}):",
+        *_indent(record_body, 1),
+        "",
+        "",
+        "# Months without a record (summaries), and months writing their record.",
+        "@njit(cache=True, nogil=True, error_model='numpy')",
+        f"def kernel({', '.join(plain)}):",
+        *_indent(variant(False), 1),
+        "",
+        "",
+        "@njit(cache=True, nogil=True, error_model='numpy')",
+        f"def kernel_rec({', '.join(args)}):",
+        *_indent(variant(True), 1),
     ]
-    source = "\n".join(head + _indent(body, 1)) + "\n"
-    return source, args, tuple(slots), np.array(konst.values, dtype=np.float64)
+    source = _expand("\n".join(head) + "\n")
+    return source, (plain, args), tuple(slots), np.array(konst.values, dtype=np.float64)
 
 
 # -- compiling and caching ------------------------------------------------------------------------
@@ -801,6 +850,8 @@ class _Kernel:
 
     function: object
     args: tuple[str, ...]
+    recording: object
+    recording_args: tuple[str, ...]
     slots: tuple[_Slot, ...]
     digest: str
     constants: np.ndarray | None = None
@@ -857,7 +908,7 @@ def kernel_for(terms, baseline) -> _Kernel:
             module = importlib.util.module_from_spec(spec)
             sys.modules[name] = module
             spec.loader.exec_module(module)
-            kernel = _Kernel(module.kernel, args, slots, digest)
+            kernel = _Kernel(module.kernel, args[0], module.kernel_rec, args[1], slots, digest)
             _KERNELS[digest] = kernel
         kernel = dataclasses.replace(kernel, constants=constants)
         _BY_TERMS[id(terms)] = (terms, kernel)
@@ -922,17 +973,6 @@ def _counters(t0: int, t1: int, n: int, iu: np.ndarray, ju: np.ndarray) -> dict:
     }
 
 
-def _no_record() -> dict[str, np.ndarray]:
-    """Empty record arguments (the kernel records nothing)."""
-    member = {"trust", "faith", "intra_conflict", "active"}
-    out = {"REC": False, "EVERY": np.int64(1), "COLS": np.zeros(0, dtype=np.int64)}
-    for name, arg in RECORD_ARGS.items():
-        dtype = {"active": np.bool_, "conflict_events": np.int64, "regime": np.int8}.get(
-            name, np.float64)
-        out[arg] = np.zeros((0, 0, 0) if name in member else (0, 0), dtype=dtype)
-    return out
-
-
 def _months(state: State, params: Params, t0: int, t1: int, cache: StepCache,
             synergy_sum: np.ndarray, alive_steps: np.ndarray,
             record: tuple[dict, int] | None = None) -> tuple[np.ndarray, object]:
@@ -962,18 +1002,17 @@ def _months(state: State, params: Params, t0: int, t1: int, cache: StepCache,
         "AB": _as_layout(ctx.values["ambition_bias"], "run", (n_runs,)),
         "PERIOD": params.exit_period, "FORM": params.form, "TERM": params.term,
         "SYNSUM": synergy_sum, "ALIVE": alive_steps, "STOP": stop, "K": kernel.constants,
-        "PRESENT": params.present,
     }
-    if record is None:
-        values.update(_no_record())
-    else:
+    function, args = kernel.function, kernel.args
+    if record is not None:
         buffers, every = record
-        values.update({"REC": True, "EVERY": np.int64(every),
-                       "COLS": np.arange(n_runs, dtype=np.int64)})
+        values.update({"EVERY": np.int64(every), "COLS": np.arange(n_runs, dtype=np.int64),
+                       "PRESENT": params.present})
         values.update({arg: buffers[name] for name, arg in RECORD_ARGS.items()})
+        function, args = kernel.recording, kernel.recording_args
     values.update({arg: getattr(state, name) for arg, name in STATE_ARGS.items()})
     values.update(_site_arrays(kernel, params.terms, fx, n_runs, n))
-    kernel.function(*[values[a] for a in kernel.args])
+    function(*[values[a] for a in args])
     return stop, fx
 
 
