@@ -420,6 +420,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         store=args.store, record=args.record if args.record is not None else spec.record,
         chunk_runs=args.chunk_runs,
         progress=not args.quiet, verify=args.verify,
+        engine=args.engine, trajectory_dtype=args.trajectory_dtype,
     )
     meta = results.meta
     already = meta["n_chunks"] - meta["chunks_run"]
@@ -879,6 +880,9 @@ def _parser() -> argparse.ArgumentParser:
     _theory_option(schema)
     schema.set_defaults(func=_cmd_scenario_schema)
 
+    from cmo_sim.core.runner import TRAJECTORY_DTYPES
+    from cmo_sim.sweep._run import sweep_engines
+
     sweep = sub.add_parser(
         "sweep", help="run a scenario sweep into a resumable store",
         description="Run the sweep a sweep file describes (base scenario, factors, design) and "
@@ -895,10 +899,17 @@ def _parser() -> argparse.ArgumentParser:
                        help="random seed (default: the file's, else 0)")
     _theory_option(sweep)
     sweep.add_argument("--chunk-runs", type=_positive, default=None,
-                       help="runs per chunk (default: sized to memory; a store keeps its own)")
+                       help="runs per chunk (default: sized to memory and speed, a whole number "
+                       "of chunks per worker; a store keeps its own)")
     sweep.add_argument("--record", type=_record, default=None,
                        help="summary, trajectory or a whole number k (every k months) "
                        "(default: the file's record, else summary)")
+    sweep.add_argument("--trajectory-dtype", choices=TRAJECTORY_DTYPES, default="float64",
+                       help="type of recorded float trajectories (float32 halves them; a "
+                       "store is resumed with the type it was made with)")
+    sweep.add_argument("--engine", choices=sweep_engines(), default="batch",
+                       help="engine that runs the chunks: batch (the numpy core) or fused "
+                       "(compiled by numba; the fast extra)")
     sweep.add_argument("--verify", choices=("full", "quick"), default="full",
                        help="on resume, check the finished chunks' checksums (full, default) or "
                        "only their files, row counts and run ranges (quick)")

@@ -13,10 +13,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from cmo_sim import _simulate
 from cmo_sim._errors import ScenarioError
-from cmo_sim._limits import check_sweep
+from cmo_sim._limits import check_sweep, working_bytes_per_run
 from cmo_sim._simulate import as_theory, default_chunk_runs
-from cmo_sim.core.runner import Record, validate_record
+from cmo_sim.core.runner import Record, check_trajectory_dtype, validate_record
 from cmo_sim.rng import normalise_seed
 from cmo_sim.scenario import check_steps
 from cmo_sim.sweep.designs import Sweep, check_theory_factors
@@ -30,12 +31,14 @@ from cmo_sim.sweep.executors import (
 from cmo_sim.sweep.results import SweepResults
 from cmo_sim.sweep.store import (
     DESIGN,
+    MANIFEST,
     STORE_VERSION,
     StoreIntegrityError,
     StoreProblem,
     StoreWarning,
     SweepStore,
     Verify,
+    _difference,
     _InBackground,
     check_verify,
     store_format,
@@ -46,6 +49,12 @@ __all__ = ["open_sweep", "run_sweep"]
 
 #: Smallest default chunk: below this, per-step overhead outweighs the vectorised work.
 MIN_DEFAULT_CHUNK = 2048
+#: The numpy core's default chunks hold about this many bytes of state (by the memory
+#: budget's figure per run): larger chunks are slower per run. Measured on one core, 120
+#: months: 65,536 dyads took 1.17x the time per run of 16,384, 11,413 eight-member networks
+#: 1.19x that of 2,048, 2,048 sixteen-member networks 1.47x that of 256. The fused engine
+#: keeps only the memory budget (its time per run falls with larger chunks).
+CHUNK_STATE_BYTES = 40 * 2**20
 
 
 def _check_int(name: str, value: Any, low: int) -> int:
@@ -54,16 +63,66 @@ def _check_int(name: str, value: Any, low: int) -> int:
     return int(value)
 
 
-def _default_chunk(sweep: Sweep, steps: int, every: int | None, workers: int) -> int:
-    """Runs per chunk: within the memory budget, and enough chunks to keep workers busy."""
-    budget = default_chunk_runs(sweep.base.n_members, steps, every)
-    share = math.ceil(sweep.n_runs / (4 * max(workers, 1)))
-    return int(max(1, min(budget, max(MIN_DEFAULT_CHUNK, share))))
+def _default_chunk(sweep: Sweep, steps: int, every: int | None, workers: int,
+                   engine: str = "batch") -> int:
+    """Runs per chunk: within the memory budget, fast, and the same number for every worker.
+
+    Chunks are at most the memory budget's size and, for the numpy core, about
+    :data:`CHUNK_STATE_BYTES`; at least four per worker where that leaves them
+    :data:`MIN_DEFAULT_CHUNK` runs or more. Their number is then rounded up to a multiple of
+    the workers, with the runs shared evenly, so that no worker is left running the last
+    chunk alone.
+    """
+    members = sweep.base.n_members
+    cap = default_chunk_runs(members, steps, every)
+    if engine == "batch":
+        cap = min(cap, max(256, CHUNK_STATE_BYTES // working_bytes_per_run(members)))
+    workers = max(workers, 1)
+    share = math.ceil(sweep.n_runs / (4 * workers))
+    size = min(cap, max(min(MIN_DEFAULT_CHUNK, cap), share))
+    n_chunks = math.ceil(sweep.n_runs / size)
+    n_chunks = math.ceil(n_chunks / workers) * workers
+    return int(max(1, math.ceil(sweep.n_runs / n_chunks)))
+
+
+def sweep_engines() -> tuple[str, ...]:
+    """The engines a sweep can run on (``simulate``'s engines but the Mesa one)."""
+    return tuple(engine for engine in _simulate.ENGINES if engine != "abm")
+
+
+def _check_engine(engine: Any) -> str:
+    allowed = sweep_engines()
+    if not isinstance(engine, str) or engine not in allowed:
+        raise ValueError(
+            f"engine: {engine!r} is not allowed (allowed: {', '.join(map(repr, allowed))})")
+    return engine
+
+
+#: Settings a store's manifest records that make chunks differ, with the value a store that
+#: does not record them was made with; a resumed store made with another is refused.
+_SETTINGS = (("trajectory_dtype", "float64"), ("engine", "batch"))
+
+
+def _check_settings(store: str | os.PathLike, manifest: dict[str, Any]) -> None:
+    """Refuse to resume a store made with another trajectory dtype or engine."""
+    path = Path(store)
+    if not (path / MANIFEST).is_file():
+        return
+    try:
+        stored = SweepStore.open(path).manifest
+    except ValueError:
+        return  # preparing the store says what is wrong with its manifest
+    diffs = [_difference(name, stored.get(name, default), manifest[name])
+             for name, default in _SETTINGS if stored.get(name, default) != manifest[name]]
+    if diffs:
+        raise ValueError(
+            f"store: {path} was made by a different sweep ({'; '.join(diffs)}); it is not "
+            "resumed or mixed: use a new store path, or run the sweep that made it")
 
 
 def _tasks(
     sweep: Sweep, indices: list[int], chunk: int, steps: int, seed: int, theory: Theory,
-    record: Record,
+    record: Record, engine: str = "batch", trajectory_dtype: str = "float64",
 ) -> Iterator[ChunkTask]:
     replicates = sweep.replicates
     for index in indices:
@@ -76,7 +135,7 @@ def _tasks(
         yield ChunkTask(
             index=index, start=start, stop=stop, first_point=first, values=values,
             base=sweep.base, replicates=replicates, steps=steps, seed=seed, theory=theory,
-            record=record,
+            record=record, engine=engine, trajectory_dtype=trajectory_dtype,
         )
 
 
@@ -96,6 +155,13 @@ def _assemble(
         pd.concat([p[0] for p in parts], ignore_index=True)
         if parts else tidy_chunk(pd.DataFrame({c: [] for c in CHUNK_COLUMNS}))
     )
+    # The design values as columns, where SweepResults puts them, into the table just made
+    # (SweepResults would copy the whole table first: seconds for 10^6 runs).
+    point = summary["point"].to_numpy()
+    if not len(point) or (point.min() >= 0 and point.max() < sweep.n_points):
+        at = list(summary.columns).index("point") + (2 if "replicate" in summary else 1)
+        for offset, path in enumerate(p for p in sweep.paths if p not in summary):
+            summary.insert(at + offset, path, sweep.values[path].to_numpy()[point])
     trajs = [p[1] for p in parts if p[1] is not None]
     traj = xr.concat(trajs, dim="run") if trajs else None
     return SweepResults(sweep, summary, traj, meta)
@@ -115,6 +181,8 @@ def run_sweep(
     max_memory: int | float | str | None = None,
     max_time: int | float | str | None = None,
     verify: Verify = "full",
+    engine: str = "batch",
+    trajectory_dtype: str = "float64",
 ) -> SweepResults:
     """Run every design point of a sweep, ``sweep.replicates`` times each.
 
@@ -146,8 +214,9 @@ def run_sweep(
         Per-run summaries only, or also trajectories every month or every k months (these need
         a Zarr store when a store is used).
     chunk_runs : int, optional
-        Runs per chunk (default: sized to a memory budget; a resumed store keeps its own).
-        Results do not depend on it.
+        Runs per chunk (default: within a memory budget, near the size the engine runs
+        fastest, and the same number of chunks for every worker; a resumed store keeps its
+        own). Results do not depend on it.
     progress : bool
         Show a progress bar with runs done, rate and time left.
     max_memory : int, float or str, optional
@@ -162,6 +231,14 @@ def run_sweep(
         How a resumed store's chunks are checked before the run: ``"full"`` compares each
         chunk's SHA-256 with its record (any changed byte is found), ``"quick"`` only its size
         and run range. The results read back are checked for identity and runs either way.
+    engine : str
+        The engine that runs each chunk: one of ``simulate``'s engines but ``"abm"`` (the
+        Mesa engine is for single partnerships, not sweeps); ``"batch"`` is the numpy core.
+        Each worker prepares the engine for the theory once, before its first chunk.
+    trajectory_dtype : "float64" or "float32"
+        The type of recorded float trajectories (float32 halves them; each value is
+        computed in float64 and rounded once). Bools, integers and the summary are unchanged.
+        A store keeps its own: resuming it with another is refused.
 
     Returns
     -------
@@ -186,6 +263,8 @@ def run_sweep(
     if not isinstance(progress, bool):
         raise ValueError(f"progress: {progress!r} is not allowed (True or False)")
     verify = check_verify(verify)
+    engine = _check_engine(engine)
+    dtype_name = check_trajectory_dtype(trajectory_dtype).name
     seed_int = normalise_seed(seed)
     check_sweep(  # before any work: the estimate against the limits
         n_runs=sweep.n_runs, n_points=sweep.n_points, factors=len(sweep.paths),
@@ -204,12 +283,13 @@ def run_sweep(
                 f"points would never reach their planned end (simulate at least {longest} "
                 "months)")
     label = executor if isinstance(executor, str) else type(executor).__name__
-    runner = make_executor(executor)
+    runner = make_executor(executor, warm=(theory, engine))
     bar = None
     target = None
     try:
         try:
-            chunk = chunk_runs or _default_chunk(sweep, steps, every, runner.workers)
+            chunk = chunk_runs or _default_chunk(sweep, steps, every, runner.workers,
+                                                   engine)
             manifest = {
                 "cmo_sim_sweep_store": STORE_VERSION,
                 "format": store_format(store) if store is not None else None,
@@ -221,11 +301,14 @@ def run_sweep(
                 "seed": seed_int,
                 "theory": theory.record(),
                 "record": record,
+                "trajectory_dtype": dtype_name,
+                "engine": engine,
                 "chunk_runs": chunk,
                 "n_chunks": math.ceil(sweep.n_runs / chunk),
             }
             done: list[int] = []
             if store is not None:
+                _check_settings(store, manifest)
                 target = SweepStore.prepare(
                     store, manifest, sweep.unit, chunk_runs_given=chunk_runs is not None
                 )
@@ -236,7 +319,8 @@ def run_sweep(
             done_runs = sum(min(chunk, sweep.n_runs - i * chunk) for i in done)
             bar = _progress(sweep.n_runs, done_runs, progress, sweep.name)
             outputs: dict[int, ChunkOutput] = {}
-            tasks = _tasks(sweep, todo, chunk, steps, seed_int, theory, record)
+            tasks = _tasks(sweep, todo, chunk, steps, seed_int, theory, record, engine,
+                           dtype_name)
             for output in runner.map(tasks):
                 if target is not None:
                     target.write(output, design=sweep.values)
@@ -255,6 +339,8 @@ def run_sweep(
             "theory_hash": manifest["theory"]["hash"],
             "theory_changes": theory.changes(),
             "record": record,
+            "trajectory_dtype": dtype_name,
+            "engine": engine,
             "chunk_runs": chunk,
             "n_chunks": n_chunks,
             "chunks_run": len(todo),
@@ -386,6 +472,8 @@ def open_sweep(
         "theory_hash": manifest["theory"]["hash"],
         "theory_changes": manifest["theory"].get("changes"),
         "record": manifest["record"],
+        "trajectory_dtype": manifest.get("trajectory_dtype", "float64"),
+        "engine": manifest.get("engine", "batch"),
         "chunk_runs": store.chunk_runs,
         "n_chunks": n_chunks,
         "chunks_finished": len(parts),

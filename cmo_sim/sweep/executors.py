@@ -4,11 +4,16 @@ A chunk is a contiguous range of run indices over the point-major run order (run
 replicate ``i % replicates`` of point ``i // replicates``). :func:`run_chunk` is a pure,
 top-level function of its :class:`ChunkTask`, so any executor gives the same numbers: a run's
 results depend only on its scenario, the theory, the seed and its replicate index.
+
+Each worker process is warmed once per theory and engine (:func:`warmed`): a process pool's
+workers when they start (the pool's initializer), a Dask worker on its first chunk (a cache
+per worker process); every chunk after that reuses what was compiled.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import dataclasses
 import itertools
 import multiprocessing
@@ -24,6 +29,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from cmo_sim.core import runner as _runner
 from cmo_sim.core.runner import Record, run
 from cmo_sim.core.state import CAUSE_NAMES
 from cmo_sim.params import Params, compile_params
@@ -41,6 +47,8 @@ __all__ = [
     "make_executor",
     "run_chunk",
     "tidy_chunk",
+    "warmed",
+    "worker_warmups",
 ]
 
 #: Columns of a chunk's summary table, in order (the design values are joined on reading).
@@ -65,6 +73,10 @@ class ChunkTask:
     replicates, steps, seed : int
     theory : Theory
     record : "summary", "trajectory" or int
+    engine : str
+        The engine that runs the chunk (``"batch"``: the numpy core).
+    trajectory_dtype : "float64" or "float32"
+        The type of recorded float trajectories.
     """
 
     index: int
@@ -78,19 +90,67 @@ class ChunkTask:
     seed: int
     theory: Theory
     record: Record
+    engine: str = "batch"
+    trajectory_dtype: str = "float64"
 
 
 @dataclass(frozen=True)
 class ChunkOutput:
-    """A finished chunk: its per-run summary and, when recorded, its trajectories."""
+    """A finished chunk: its per-run summary and, when recorded, its trajectories.
+
+    ``worker`` is the process that ran it and the number of warm-ups that process had done
+    by then (see :func:`worker_warmups`).
+    """
 
     index: int
     summary: pd.DataFrame
     trajectories: xr.Dataset | None
+    worker: tuple[int, int] = (0, 0)
 
 
 def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
+
+
+# -- warm workers ---------------------------------------------------------------------------------
+#: Theories this process has warmed, by (content hash, name, engine), oldest first: each
+#: compiled once and reused by every chunk that runs under it here.
+_WARM: dict[tuple[str, str, str], Theory] = {}
+#: How many theories a process keeps warm (a sweep over rule weights or baseline constants
+#: runs each design point under its own theory: those are not all kept).
+WARM_THEORIES = 8
+_WARM_LOCK = threading.Lock()  # a Dask worker may run chunks in several threads
+_warmups = 0
+
+
+def warmed(theory: Theory, engine: str = "batch") -> Theory:
+    """This process's warmed theory equal to ``theory``, for ``engine``.
+
+    The first call for a theory (by content hash and name) and engine compiles the theory's
+    terms and whatever else the engine needs for it (``cmo_sim.core.runner.warm``, when the
+    core has one); later calls return that same compiled theory at once. Chunks run under
+    the returned theory, so a worker compiles a theory once, however many chunks it runs.
+    """
+    global _warmups
+    key = (theory.content_hash, theory.name, engine)
+    with _WARM_LOCK:
+        cached = _WARM.get(key)
+        if cached is not None:
+            return cached
+        theory.compiled()
+        engine_warm = getattr(_runner, "warm", None)
+        if engine_warm is not None:
+            engine_warm(theory, engine)
+        _warmups += 1
+        while len(_WARM) >= WARM_THEORIES:
+            del _WARM[next(iter(_WARM))]
+        _WARM[key] = theory
+        return theory
+
+
+def worker_warmups() -> tuple[int, int]:
+    """``(process id, warm-ups done)``: how many times this process has warmed a theory."""
+    return os.getpid(), _warmups
 
 
 def chunk_params(task: ChunkTask) -> Params:
@@ -141,14 +201,15 @@ def run_chunk(task: ChunkTask) -> ChunkOutput:
     numbers are the same either way.
     """
     if not any(theory_factor(path) for path in task.values):
-        return _run_part(task)
+        return _run_part(dataclasses.replace(task, theory=warmed(task.theory, task.engine)))
     parts = []
     last_point = (task.stop - 1) // task.replicates
     for point in range(task.first_point, last_point + 1):
         k = point - task.first_point
         weights, baseline = theory_changes(
             {path: _plain(column[k]) for path, column in task.values.items()})
-        theory = task.theory.with_weights(weights).with_baseline(**baseline)
+        theory = warmed(task.theory.with_weights(weights).with_baseline(**baseline),
+                        task.engine)
         parts.append(_run_part(dataclasses.replace(
             task,
             start=max(task.start, point * task.replicates),
@@ -161,20 +222,25 @@ def run_chunk(task: ChunkTask) -> ChunkOutput:
     traj = None
     if parts[0].trajectories is not None:
         traj = xr.concat([part.trajectories for part in parts], dim="run")
-    return ChunkOutput(task.index, frame, traj)
+    return ChunkOutput(task.index, frame, traj, worker_warmups())
 
 
 def _run_part(task: ChunkTask) -> ChunkOutput:
     """Simulate a chunk of runs that share one theory."""
     params = chunk_params(task)
-    output = run(params, task.steps, task.record)
+    if task.engine == "batch":
+        output = run(params, task.steps, task.record, trajectory_dtype=task.trajectory_dtype)
+    else:
+        output = run(params, task.steps, task.record, trajectory_dtype=task.trajectory_dtype,
+                     engine=task.engine)
     frame = summarise(params, output, run_offset=task.start)
     frame["point"] = np.arange(task.start, task.stop, dtype=np.int64) // task.replicates
     traj = None
     if output.trajectories is not None:
-        traj = trajectories_dataset(params, output, run_offset=task.start)
+        traj = trajectories_dataset(params, output, run_offset=task.start,
+                                    dtype=task.trajectory_dtype)
         traj = traj.drop_vars("scenario").assign_coords(point=("run", frame["point"].to_numpy()))
-    return ChunkOutput(task.index, tidy_chunk(frame), traj)
+    return ChunkOutput(task.index, tidy_chunk(frame), traj, worker_warmups())
 
 
 # -- executors ------------------------------------------------------------------------------------
@@ -202,15 +268,41 @@ def _watch_parent(parent: int) -> None:
     os._exit(1)
 
 
-def _init_worker(parent: int) -> None:
+def _init_worker(parent: int, warm: tuple[Theory, str] | None = None) -> None:
     """Set up a pool worker of cmo-sim's own process pool.
 
     Ctrl-C reaches every process of the terminal's group: the worker ignores it and leaves the
     parent to stop the pool (without a traceback from each worker); and it exits by itself
-    if the parent dies, so no worker outlives a killed sweep.
+    if the parent dies, so no worker outlives a killed sweep. With ``warm`` (a theory and an
+    engine), the worker warms them (:func:`warmed`) before its first chunk.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    if warm is not None:
+        try:
+            warmed(*warm)
+        except Exception:  # noqa: BLE001 - the first chunk warms again and reports the error
+            pass  # (an initializer that raises would break the pool without saying why)
+
+
+#: The environment pool workers start with, where the caller's sets none of it: one thread
+#: per numerical library. Each worker is one of several processes sharing the cores; a
+#: library's own threads would compete with the other workers (OpenBLAS's, started by a
+#: matrix product of a network's chunk, doubled a worker's CPU time without shortening it).
+WORKER_ENVIRONMENT = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+                      "MKL_NUM_THREADS": "1"}
+
+
+@contextlib.contextmanager
+def _worker_environment() -> Iterator[None]:
+    """:data:`WORKER_ENVIRONMENT` in ``os.environ`` while a pool starts its workers."""
+    added = [name for name in WORKER_ENVIRONMENT if name not in os.environ]
+    os.environ.update({name: WORKER_ENVIRONMENT[name] for name in added})
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
 
 
 class _Futures:
@@ -245,15 +337,17 @@ class _Futures:
         if not (self.owned and isinstance(self.pool, cf.ProcessPoolExecutor)):
             return self.pool.submit(run_chunk, task)
         # A submission may start a worker: it inherits SIGINT ignored, so a Ctrl-C while it is
-        # still importing does not print its traceback (the parent stops the pool).
-        try:
-            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        except ValueError:  # not the main thread
-            return self.pool.submit(run_chunk, task)
-        try:
-            return self.pool.submit(run_chunk, task)
-        finally:
-            signal.signal(signal.SIGINT, previous)
+        # still importing does not print its traceback (the parent stops the pool), and the
+        # worker environment.
+        with _worker_environment():
+            try:
+                previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            except ValueError:  # not the main thread
+                return self.pool.submit(run_chunk, task)
+            try:
+                return self.pool.submit(run_chunk, task)
+            finally:
+                signal.signal(signal.SIGINT, previous)
 
     def close(self) -> None:
         """Shut an owned pool down; after an interruption, stop its running chunks at once."""
@@ -315,7 +409,7 @@ def _is_dask_client(executor: Any) -> bool:
     return isinstance(executor, Client)
 
 
-def make_executor(executor: Any) -> Any:
+def make_executor(executor: Any, warm: tuple[Theory, str] | None = None) -> Any:
     """Resolve the ``executor`` argument of :func:`cmo_sim.run_sweep`.
 
     Parameters
@@ -324,6 +418,9 @@ def make_executor(executor: Any) -> Any:
         ``"local"`` (in-process), ``"processes"`` (a spawn process pool with one worker per
         core) or ``"processes:N"``, ``"dask://host:port"`` (a Dask scheduler), a
         ``concurrent.futures`` executor, or a ``dask.distributed.Client``.
+    warm : (Theory, engine), optional
+        What the workers of a pool made here warm as they start. Other workers (a Dask
+        worker, a pool given by the caller) warm on their first chunk.
 
     Raises
     ------
@@ -343,7 +440,7 @@ def make_executor(executor: Any) -> Any:
             workers = int(count) if count else (os.cpu_count() or 1)
             pool = cf.ProcessPoolExecutor(
                 max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker, initargs=(os.getpid(),),
+                initializer=_init_worker, initargs=(os.getpid(), warm),
             )
             return _Futures(pool, workers, owned=True)
         if executor.startswith("dask://"):
