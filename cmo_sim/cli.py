@@ -830,8 +830,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--every", type=_positive, default=1, help="record every k months")
     _theory_option(run)
     run.add_argument("--out", default="out", help="output folder (default ./out)")
-    run.add_argument("--engine", choices=("batch", "abm"), default="batch",
-                     help="batch (numpy, default) or abm (the Mesa reference engine; slow)")
+    run.add_argument("--engine", choices=("batch", "fused", "abm"), default="batch",
+                     help="batch (numpy, default), fused (compiled by numba: faster on large "
+                     "runs; the fast extra) or abm (the Mesa reference engine; slow)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_cmd_run)
 
