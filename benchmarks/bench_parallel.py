@@ -95,7 +95,8 @@ def pool_start(workers: int) -> float:
         pool.close()
 
 
-def timed(sweep: cmo_sim.Sweep, steps: int, executor: str, chunk_runs: int | None):
+def timed(sweep: cmo_sim.Sweep, steps: int, executor: str, chunk_runs: int | None,
+          engine: str = "batch"):
     """Seconds of one run_sweep on ``executor`` (a Dask cluster is started and closed inside),
     the results, and the cores other processes kept busy meanwhile."""
     busy, own = _busy_seconds(), _own_seconds()
@@ -108,10 +109,10 @@ def timed(sweep: cmo_sim.Sweep, steps: int, executor: str, chunk_runs: int | Non
                                        processes=True, dashboard_address=None) as cluster,
               distributed.Client(cluster) as client):
             res = cmo_sim.run_sweep(sweep, steps=steps, executor=client, progress=False,
-                                    chunk_runs=chunk_runs)
+                                    chunk_runs=chunk_runs, engine=engine)
     else:
         res = cmo_sim.run_sweep(sweep, steps=steps, executor=executor, progress=False,
-                                chunk_runs=chunk_runs)
+                                chunk_runs=chunk_runs, engine=engine)
     seconds = time.perf_counter() - start
     others = (_busy_seconds() - busy) - (_own_seconds() - own)
     return seconds, res, max(others, 0.0) / seconds
@@ -126,6 +127,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="repetitions (best is kept)")
     parser.add_argument("--chunk-runs", type=int, default=None,
                         help="runs per chunk (default: run_sweep's own choice)")
+    parser.add_argument("--engine", default="batch", choices=("batch", "fused"),
+                        help="the engine that runs the chunks")
     parser.add_argument("--no-dask", action="store_true", help="leave out Dask")
     parser.add_argument("--no-local", action="store_true", help="leave out the local run")
     args = parser.parse_args()
@@ -153,7 +156,8 @@ def main() -> None:
             seconds = pool_start(workers)
             starts[workers] = min(starts.get(workers, seconds), seconds)
         for executor in executors:
-            seconds, res, others = timed(sweep, args.steps, executor, args.chunk_runs)
+            seconds, res, others = timed(sweep, args.steps, executor, args.chunk_runs,
+                                         args.engine)
             if seconds < best.get(executor, float("inf")):
                 best[executor], other[executor] = seconds, others
             chunks[executor] = (res.meta["n_chunks"], res.meta["chunk_runs"])
