@@ -379,8 +379,13 @@ def _workers(executor: Any) -> tuple[int, int]:
 
 def check_sweep(*, n_runs: int, n_points: int, factors: int, members: int, steps: int,
                 every: int | None, chunk: int, executor: Any = "local",
-                max_memory: Any = None, max_time: Any = None) -> tuple[float, float]:
+                max_memory: Any = None, max_time: Any = None, value_bytes: int = 8,
+                zarr_store: bool = False) -> tuple[float, float]:
     """Refuse a :func:`cmo_sim.run_sweep` request over a limit; return (bytes, seconds).
+
+    ``value_bytes`` is the size of a recorded float value (8, or 4 for float32 trajectories).
+    With ``zarr_store`` the trajectories go to the store a chunk at a time and are read from it
+    lazily, so only the chunks being run hold their record in memory.
 
     Raises
     ------
@@ -390,14 +395,16 @@ def check_sweep(*, n_runs: int, n_points: int, factors: int, members: int, steps
     sizes = _sizes()
     local, sharing = _workers(executor)
     summary = 2 * (8 * (sizes["summary"] + factors) + 16)
-    record = 2 * 8 * _recorded(steps, every) * (sizes["member_vars"] * members
-                                                + sizes["run_vars"])
+    record = 2 * value_bytes * _recorded(steps, every) * (sizes["member_vars"] * members
+                                                          + sizes["run_vars"])
     params = 8 * (sizes["contexts"] + sizes["member_contexts"] * members + 4) + members
-    in_flight = max(local, 1) * min(chunk, n_runs) * (working_bytes_per_run(members) + params)
-    memory = n_runs * (summary + record) + in_flight + n_points * (64 + 48 * factors)
+    in_flight = max(local, 1) * min(chunk, n_runs) * (working_bytes_per_run(members) + params
+                                                      + (record if zarr_store else 0))
+    kept = summary if zarr_store else summary + record
+    memory = n_runs * kept + in_flight + n_points * (64 + 48 * factors)
     seconds = n_runs * steps * seconds_per_run_step(members) / max(sharing, 1)
     replicates = max(1, n_runs // max(n_points, 1))
-    per_run = summary + record
+    per_run = kept
     fits = _fits(memory_limit(max_memory)[0], per_run * n_points, replicates)
     request = (f"{n_points:,} design points x {replicates:,} replicates = {n_runs:,} runs "
                f"of {members} members over {steps:,} months{_kept(every)}")

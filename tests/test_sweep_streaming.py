@@ -255,3 +255,20 @@ def test_float32_trajectories_stay_float32_in_chunks_root_and_results(tmp_path, 
     np.testing.assert_allclose(
         result.aggregate()["traj_trust"].to_numpy(),
         in_memory.aggregate()["traj_trust"].to_numpy(), rtol=1e-6, equal_nan=True)
+
+
+def test_the_memory_estimate_of_a_sweep_to_a_zarr_store_counts_chunks_not_runs():
+    # 10^6 dyads recorded every month: about 30 GiB of record in memory, refused under 8 GiB;
+    # to a Zarr store only the chunks being run hold theirs, and the request is accepted.
+    from cmo_sim import TooLargeError
+    from cmo_sim._limits import check_sweep
+
+    request = dict(n_runs=10**6, n_points=1000, factors=2, members=2, steps=120, every=1,
+                   chunk=15_000, max_memory="8GiB", max_time="inf")
+    with pytest.raises(TooLargeError):
+        check_sweep(**request)
+    stored, _ = check_sweep(**request, zarr_store=True)
+    assert stored < 8 * 2**30
+    halved, _ = check_sweep(**request | {"max_memory": "inf"}, value_bytes=4)
+    whole, _ = check_sweep(**request | {"max_memory": "inf"})
+    assert halved < 0.6 * whole  # float32 records count half

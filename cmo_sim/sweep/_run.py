@@ -271,6 +271,8 @@ def run_sweep(
         members=sweep.base.n_members, steps=steps, every=every,
         chunk=chunk_runs or default_chunk_runs(sweep.base.n_members, steps, every),
         executor=executor, max_memory=max_memory, max_time=max_time,
+        value_bytes=np.dtype(dtype_name).itemsize,
+        zarr_store=store is not None and store_format(store) == "zarr",
     )
     theory = as_theory(theory)
     check_theory_factors(sweep.paths, theory, sweep.factors)
