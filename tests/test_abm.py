@@ -37,13 +37,14 @@ def _shipped(name: str) -> cmo_sim.Scenario:
 
 
 # -- comparing two RunOutputs ---------------------------------------------------------------------
-def _assert_close(name: str, expected: np.ndarray, actual: np.ndarray) -> None:
+def _assert_close(name: str, expected: np.ndarray, actual: np.ndarray,
+                  tolerance: float = TOLERANCE) -> None:
     assert expected.shape == actual.shape, f"{name}: shape {actual.shape} != {expected.shape}"
     assert expected.dtype == actual.dtype, f"{name}: dtype {actual.dtype} != {expected.dtype}"
     if expected.dtype.kind == "f":
         assert np.array_equal(np.isnan(expected), np.isnan(actual)), f"{name}: NaN positions"
         diff = np.abs(np.nan_to_num(expected) - np.nan_to_num(actual))
-        assert diff.max(initial=0.0) <= TOLERANCE, f"{name}: max abs difference {diff.max()}"
+        assert diff.max(initial=0.0) <= tolerance, f"{name}: max abs difference {diff.max()}"
     else:
         assert np.array_equal(expected, actual), f"{name}: {actual} != {expected}"
 

@@ -13,6 +13,7 @@ from _budget import examples
 from hypothesis import event, given
 from hypothesis import strategies as st
 from test_abm import DIFF_STEPS, THEORY, _shipped, scenarios
+from test_abm import _assert_close as _abm_assert_close
 
 import cmo_sim
 import cmo_sim.testing
@@ -35,14 +36,7 @@ SHIPPED = ["voluntary_alliance", "mandated_merger", "savings_sequestered",
 
 
 def _assert_close(name: str, expected: np.ndarray, actual: np.ndarray) -> None:
-    assert expected.shape == actual.shape, f"{name}: shape {actual.shape} != {expected.shape}"
-    assert expected.dtype == actual.dtype, f"{name}: dtype {actual.dtype} != {expected.dtype}"
-    if expected.dtype.kind == "f":
-        assert np.array_equal(np.isnan(expected), np.isnan(actual)), f"{name}: NaN positions"
-        diff = np.abs(np.nan_to_num(expected) - np.nan_to_num(actual))
-        assert diff.max(initial=0.0) <= TOLERANCE, f"{name}: max abs difference {diff.max()}"
-    else:
-        assert np.array_equal(expected, actual), f"{name}: discrete values differ"
+    _abm_assert_close(name, expected, actual, tolerance=TOLERANCE)
 
 
 def _assert_same(params, steps: int, expected: RunOutput, actual: RunOutput) -> None:
