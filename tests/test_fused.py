@@ -254,6 +254,11 @@ def test_without_numba_the_fused_engine_says_so_in_one_line(monkeypatch, tmp_pat
     message = str(error.value)
     assert "\n" not in message and "numba" in message and "engine='batch'" in message
     assert not list(tmp_path.iterdir())  # nothing was started
+    sweep = cmo_sim.Sweep(_shipped("voluntary_alliance"), vary={"leadership": (0.2, 0.8)},
+                          design="lhs", samples=2, replicates=2)
+    with pytest.raises(fused.FusedUnavailableError):
+        cmo_sim.run_sweep(sweep, engine="fused", store=tmp_path / "sweep.zarr")
+    assert not list(tmp_path.iterdir())
 
 
 def test_without_numba_the_command_line_names_the_engine_that_can_run(tmp_path):

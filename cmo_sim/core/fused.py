@@ -30,12 +30,12 @@ import re
 import sys
 import tempfile
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from cmo_sim import rng
 from cmo_sim.core.state import CAUSE_FAITH, CAUSE_TRUST, State
 from cmo_sim.core.step import _CACHED, StepCache, join_places, timeline_state
 from cmo_sim.core.terms import (
@@ -54,8 +54,9 @@ from cmo_sim.params import Params
 from cmo_sim.rng import Stream, _counter
 from cmo_sim.scenario import FORMS
 
-__all__ = ["FusedUnavailableError", "available", "compile_stats", "kernel_for", "kernel_source",
-           "require", "step"]
+__all__ = ["RECORD_ARGS", "STATE_ARGS", "FusedUnavailableError", "advance", "available",
+           "cache_dir", "fixed_membership", "kernel_for", "kernel_source", "require",
+           "run_spans", "step"]
 
 #: Bumped when the generated code's template changes (part of the source, so of its hash).
 TEMPLATE_VERSION = 1
@@ -270,13 +271,13 @@ import math
 import numpy as np
 from numba import njit
 
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
+_M1 = np.uint64({m1})
+_M2 = np.uint64({m2})
 _S30 = np.uint64(30)
 _S27 = np.uint64(27)
 _S31 = np.uint64(31)
 _S11 = np.uint64(11)
-_TO_UNIT = 2.0 ** -53
+_TO_UNIT = {to_unit!r}
 
 
 @njit(inline="never")
@@ -806,7 +807,9 @@ def kernel_source(terms, baseline):
     plain = tuple(a for a in args if a not in _RECORDING)
     head = [
         f"# cmo-sim fused kernel, template {TEMPLATE_VERSION}: generated from a theory's terms",
-        _HELPERS,
+        # cmo_sim.rng's SplitMix64 finaliser (the same constants: a change there changes this
+        # source, so its digest)
+        _HELPERS.format(m1=int(rng._M1), m2=int(rng._M2), to_unit=float(rng._TO_UNIT)),
         f"RECENT = {float(ends.RECENT_WEIGHT)!r}",
         f"ACHIEVED = {float(ends.STRUGGLE_SUCCESS)!r}",
         "",
@@ -860,8 +863,6 @@ class _Kernel:
 _KERNELS: dict[str, _Kernel] = {}
 _BY_TERMS: dict[int, tuple[object, _Kernel]] = {}
 _LOCK = threading.Lock()
-#: Seconds spent making each kernel ready in this process (generate, load and compile).
-compile_stats: dict[str, float] = {}
 
 
 def _write_module(source: str, digest: str) -> Path:
@@ -896,7 +897,6 @@ def kernel_for(terms, baseline) -> _Kernel:
     if hit is not None and hit[0] is terms:
         return hit[1]
     require()
-    started = time.perf_counter()
     source, args, slots, constants = kernel_source(terms, baseline)
     digest = hashlib.sha256(source.encode()).hexdigest()
     with _LOCK:
@@ -912,7 +912,6 @@ def kernel_for(terms, baseline) -> _Kernel:
             _KERNELS[digest] = kernel
         kernel = dataclasses.replace(kernel, constants=constants)
         _BY_TERMS[id(terms)] = (terms, kernel)
-    compile_stats.setdefault(digest, time.perf_counter() - started)
     return kernel
 
 

@@ -95,6 +95,10 @@ def _check_engine(engine: Any) -> str:
     if not isinstance(engine, str) or engine not in allowed:
         raise ValueError(
             f"engine: {engine!r} is not allowed (allowed: {', '.join(map(repr, allowed))})")
+    if engine == "fused":  # before any work: one line naming the engine that can run
+        from cmo_sim.core import fused
+
+        fused.require()
     return engine
 
 
