@@ -151,8 +151,8 @@ MUTATIONS = (
     ),
     Mutation(
         "network_never_recruits", "cmo_sim/core/step.py",
-        "open_place = params.present & ~still & (exit_step >= 0) & (exit_step < t)",
-        "open_place = params.present & ~still & (exit_step >= 0) & (exit_step < 0)",
+        "open_place = params.present & ~out[\"active\"] & (exit_step >= 0) & (exit_step < t)",
+        "open_place = params.present & ~out[\"active\"] & (exit_step >= 0) & (exit_step < 0)",
         ("tests/test_forms.py",), "a network never fills the places left, both engines",
         also=(("cmo_sim/abm/model.py", "if not m.active and 0 <= m.exit_step < t]",
                "if not m.active and 0 <= m.exit_step < 0]"),),
